@@ -1,0 +1,402 @@
+//! Which credentials we serve, gathered from every layer, highest first:
+//!
+//! 1. flags in the helper string (`--url`, `--username`, `--token-env`, `--token-file`);
+//! 2. environment variables (`GIT_CREDENTIAL_GITLAB_CI_URL`, ...);
+//! 3. config files: `--config PATH`, else the user's file and then the system-wide one;
+//! 4. inside a GitLab job with nothing else for its server: the job's own server
+//!    (`CI_SERVER_URL`), `gitlab-ci-token` and `CI_JOB_TOKEN`.
+//!
+//! Flags and environment variables describe one credential; config files may describe many.
+//! When several credentials cover a request, the longest path scope wins, then the higher
+//! layer. Nothing here reads a token: sources are only named, and read per request.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::config_file;
+use crate::origin::{OriginError, Scheme, Scope};
+use crate::source::TokenSource;
+
+pub const ENV_URL: &str = "GIT_CREDENTIAL_GITLAB_CI_URL";
+pub const ENV_USERNAME: &str = "GIT_CREDENTIAL_GITLAB_CI_USERNAME";
+/// Comma-separated variable names.
+pub const ENV_TOKEN_ENV: &str = "GIT_CREDENTIAL_GITLAB_CI_TOKEN_ENV";
+/// Paths separated like `PATH` (':' on Unix).
+pub const ENV_TOKEN_FILE: &str = "GIT_CREDENTIAL_GITLAB_CI_TOKEN_FILE";
+pub const ENV_CONFIG: &str = "GIT_CREDENTIAL_GITLAB_CI_CONFIG";
+
+pub const DEFAULT_USERNAME: &str = "gitlab-ci-token";
+pub const DEFAULT_TOKEN_ENV: &str = "CI_JOB_TOKEN";
+
+/// What the command line said. Sources keep the order they were given in.
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    pub url: Option<String>,
+    pub username: Option<String>,
+    pub sources: Vec<TokenSource>,
+    pub config: Option<PathBuf>,
+}
+
+/// Where a credential was declared, for `status` and the logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provenance {
+    Flags,
+    Environment,
+    File(PathBuf),
+    GitLabJob,
+}
+
+impl fmt::Display for Provenance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Provenance::Flags => f.write_str("command-line flags"),
+            Provenance::Environment => f.write_str("GIT_CREDENTIAL_GITLAB_CI_* environment variables"),
+            Provenance::File(p) => write!(f, "config file {}", p.display()),
+            Provenance::GitLabJob => f.write_str("the GitLab CI job (CI_SERVER_URL, CI_JOB_TOKEN)"),
+        }
+    }
+}
+
+impl serde::Serialize for Provenance {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// One thing we serve: a scope, the username to answer with, and where its token comes from.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub scope: Scope,
+    pub username: String,
+    pub sources: Vec<TokenSource>,
+    /// An expiry the configuration declares; a JWT token's own `exp` is read per request.
+    pub expires: Option<SystemTime>,
+    pub provenance: Provenance,
+}
+
+/// A setting we could not use. Messages name the setting and the problem, never a value that
+/// could be a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{setting}: {problem}")]
+    Url {
+        setting: String,
+        problem: OriginError,
+    },
+    #[error("{setting}: the username must be non-empty, on one line, without control characters")]
+    Username { setting: String },
+    #[error("no URL to serve: pass --url, set {ENV_URL}, add a [[credential]] to a config file, or run inside a GitLab CI job (CI_SERVER_URL)")]
+    NoUrl,
+    #[error("config file {}: {problem}", path.display())]
+    File { path: PathBuf, problem: String },
+}
+
+/// Everything we serve, in precedence order, and the config files that were read.
+#[derive(Debug, Default)]
+pub struct Config {
+    pub credentials: Vec<Credential>,
+    pub files: Vec<ConfigFileState>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConfigFileState {
+    pub path: PathBuf,
+    pub present: bool,
+}
+
+/// Looks up environment variables; a closure so tests need not touch the real environment.
+pub trait Env {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment. Non-UTF-8 values count as unset.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env for F {
+    fn get(&self, name: &str) -> Option<String> {
+        self(name).filter(|v| !v.is_empty())
+    }
+}
+
+impl Config {
+    pub fn load(flags: &Flags, env: &impl Env) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        if let Some(credential) = command_line_credential(flags, env)? {
+            config.credentials.push(credential);
+        }
+        for path in config_paths(flags, env) {
+            let present = match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    config
+                        .credentials
+                        .extend(config_file::parse(&text, &path)?);
+                    true
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+                Err(e) => {
+                    return Err(ConfigError::File {
+                        path,
+                        problem: format!("cannot be read: {}", e.kind()),
+                    })
+                }
+            };
+            config.files.push(ConfigFileState { path, present });
+        }
+        if let Some(job) = gitlab_job_credential(env)? {
+            let shadowed = config
+                .credentials
+                .iter()
+                .any(|c| c.scope.origin == job.scope.origin && c.scope.path.is_none());
+            if !shadowed {
+                config.credentials.push(job);
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// The credential described by flags and `GIT_CREDENTIAL_GITLAB_CI_*` variables, if either
+/// says anything. Each setting is taken from the highest layer that sets it.
+fn command_line_credential(flags: &Flags, env: &impl Env) -> Result<Option<Credential>, ConfigError> {
+    let env_sources = env_sources(env);
+    let from_flags =
+        flags.url.is_some() || flags.username.is_some() || !flags.sources.is_empty();
+    let from_env = env.get(ENV_URL).is_some() || env.get(ENV_USERNAME).is_some() || !env_sources.is_empty();
+    if !from_flags && !from_env {
+        return Ok(None);
+    }
+
+    let scope = match (&flags.url, env.get(ENV_URL)) {
+        (Some(url), _) => parse_scope(url, "--url")?,
+        (None, Some(url)) => parse_scope(&url, ENV_URL)?,
+        (None, None) => match gitlab_server_scope(env)? {
+            Some(scope) => scope,
+            None => return Err(ConfigError::NoUrl),
+        },
+    };
+    let username = match (&flags.username, env.get(ENV_USERNAME)) {
+        (Some(name), _) => checked_username(name, "--username")?,
+        (None, Some(name)) => checked_username(&name, ENV_USERNAME)?,
+        (None, None) => DEFAULT_USERNAME.to_owned(),
+    };
+    let sources = if !flags.sources.is_empty() {
+        flags.sources.clone()
+    } else if !env_sources.is_empty() {
+        env_sources
+    } else {
+        vec![TokenSource::Env(DEFAULT_TOKEN_ENV.to_owned())]
+    };
+    Ok(Some(Credential {
+        scope,
+        username,
+        sources,
+        expires: None,
+        provenance: if from_flags {
+            Provenance::Flags
+        } else {
+            Provenance::Environment
+        },
+    }))
+}
+
+fn env_sources(env: &impl Env) -> Vec<TokenSource> {
+    let mut sources = Vec::new();
+    if let Some(names) = env.get(ENV_TOKEN_ENV) {
+        sources.extend(
+            names
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(|n| TokenSource::Env(n.to_owned())),
+        );
+    }
+    if let Some(paths) = env.get(ENV_TOKEN_FILE) {
+        sources.extend(
+            std::env::split_paths(&paths)
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(TokenSource::File),
+        );
+    }
+    sources
+}
+
+/// The GitLab job's own server: `CI_SERVER_URL`, else `CI_SERVER_PROTOCOL`, `CI_SERVER_HOST`
+/// and `CI_SERVER_PORT`. A relative URL root (`https://host/gitlab`) is not a path scope.
+pub fn gitlab_server_scope(env: &impl Env) -> Result<Option<Scope>, ConfigError> {
+    if let Some(url) = env.get("CI_SERVER_URL") {
+        return Scope::origin_only(&url)
+            .map(Some)
+            .map_err(|problem| ConfigError::Url {
+                setting: "CI_SERVER_URL".to_owned(),
+                problem,
+            });
+    }
+    let Some(host) = env.get("CI_SERVER_HOST") else {
+        return Ok(None);
+    };
+    let protocol = env.get("CI_SERVER_PROTOCOL").unwrap_or_else(|| "https".to_owned());
+    let url = match env.get("CI_SERVER_PORT") {
+        Some(port) => format!("{protocol}://{host}:{port}"),
+        None => format!("{protocol}://{host}"),
+    };
+    Scope::origin_only(&url)
+        .map(Some)
+        .map_err(|problem| ConfigError::Url {
+            setting: "CI_SERVER_PROTOCOL/CI_SERVER_HOST/CI_SERVER_PORT".to_owned(),
+            problem,
+        })
+}
+
+fn gitlab_job_credential(env: &impl Env) -> Result<Option<Credential>, ConfigError> {
+    Ok(gitlab_server_scope(env)?.map(|scope| Credential {
+        scope,
+        username: DEFAULT_USERNAME.to_owned(),
+        sources: vec![TokenSource::Env(DEFAULT_TOKEN_ENV.to_owned())],
+        expires: None,
+        provenance: Provenance::GitLabJob,
+    }))
+}
+
+pub(crate) fn parse_scope(url: &str, setting: &str) -> Result<Scope, ConfigError> {
+    Scope::parse(url).map_err(|problem| ConfigError::Url {
+        setting: setting.to_owned(),
+        problem,
+    })
+}
+
+pub(crate) fn checked_username(name: &str, setting: &str) -> Result<String, ConfigError> {
+    if name.is_empty() || name.chars().any(char::is_control) {
+        return Err(ConfigError::Username {
+            setting: setting.to_owned(),
+        });
+    }
+    Ok(name.to_owned())
+}
+
+/// `--config` (or its variable) alone when given; else the user's file, then the system's.
+fn config_paths(flags: &Flags, env: &impl Env) -> Vec<PathBuf> {
+    if let Some(path) = &flags.config {
+        return vec![path.clone()];
+    }
+    if let Some(path) = env.get(ENV_CONFIG) {
+        return vec![PathBuf::from(path)];
+    }
+    let mut paths = Vec::with_capacity(2);
+    if let Some(user) = user_config_path() {
+        paths.push(user);
+    }
+    paths.push(system_config_path());
+    paths
+}
+
+pub fn user_config_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "git-credential-gitlab-ci")
+        .map(|dirs| dirs.config_dir().join("config.toml"))
+}
+
+pub fn system_config_path() -> PathBuf {
+    #[cfg(windows)]
+    {
+        let base = std::env::var_os("ProgramData").unwrap_or_else(|| "C:\\ProgramData".into());
+        Path::new(&base).join("git-credential-gitlab-ci").join("config.toml")
+    }
+    #[cfg(not(windows))]
+    {
+        Path::new("/etc/git-credential-gitlab-ci/config.toml").to_path_buf()
+    }
+}
+
+impl Credential {
+    pub fn is_plain_http(&self) -> bool {
+        self.scope.origin.scheme == Scheme::Http
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(vars: &[(&str, &str)]) -> impl Env {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name: &str| map.get(name).cloned()
+    }
+
+    fn no_files() -> Flags {
+        Flags {
+            config: Some(PathBuf::from("/nonexistent/git-credential-gitlab-ci.toml")),
+            ..Flags::default()
+        }
+    }
+
+    #[test]
+    fn a_gitlab_job_with_no_configuration_serves_its_server_with_the_job_token() {
+        let config = Config::load(&no_files(), &env(&[("CI_SERVER_URL", "https://gitlab.example.com/root")])).unwrap();
+        let [c] = &config.credentials[..] else { panic!("{config:?}") };
+        assert_eq!(c.scope.to_string(), "https://gitlab.example.com");
+        assert_eq!(c.username, "gitlab-ci-token");
+        assert_eq!(c.sources, [TokenSource::Env("CI_JOB_TOKEN".into())]);
+        assert_eq!(c.provenance, Provenance::GitLabJob);
+    }
+
+    #[test]
+    fn the_split_server_variables_are_used_without_ci_server_url() {
+        let vars = env(&[("CI_SERVER_HOST", "gitlab.example.com"), ("CI_SERVER_PORT", "8443"), ("CI_SERVER_PROTOCOL", "https")]);
+        let config = Config::load(&no_files(), &vars).unwrap();
+        assert_eq!(config.credentials[0].scope.to_string(), "https://gitlab.example.com:8443");
+    }
+
+    #[test]
+    fn nothing_configured_outside_a_job_serves_nothing() {
+        assert!(Config::load(&no_files(), &env(&[])).unwrap().credentials.is_empty());
+    }
+
+    #[test]
+    fn flags_beat_environment_variables_setting_by_setting() {
+        let flags = Flags {
+            url: Some("https://flag.example".into()),
+            ..no_files()
+        };
+        let vars = env(&[(ENV_URL, "https://env.example"), (ENV_USERNAME, "env-user"), (ENV_TOKEN_ENV, "A, B")]);
+        let config = Config::load(&flags, &vars).unwrap();
+        let c = &config.credentials[0];
+        assert_eq!(c.scope.to_string(), "https://flag.example");
+        assert_eq!(c.username, "env-user");
+        assert_eq!(c.sources, [TokenSource::Env("A".into()), TokenSource::Env("B".into())]);
+        assert_eq!(c.provenance, Provenance::Flags);
+    }
+
+    #[test]
+    fn token_flags_without_a_url_use_the_job_server_or_fail_clearly() {
+        let flags = Flags {
+            sources: vec![TokenSource::Env("MY_TOKEN".into())],
+            ..no_files()
+        };
+        let err = Config::load(&flags, &env(&[])).unwrap_err();
+        assert!(matches!(err, ConfigError::NoUrl));
+        let config = Config::load(&flags, &env(&[("CI_SERVER_URL", "https://g.example")])).unwrap();
+        assert_eq!(config.credentials.len(), 1, "the job credential is shadowed");
+        assert_eq!(config.credentials[0].sources, [TokenSource::Env("MY_TOKEN".into())]);
+    }
+
+    #[test]
+    fn bad_urls_name_the_setting_not_a_secret() {
+        let flags = Flags {
+            url: Some("https://user:glpat-secret@h".into()),
+            ..no_files()
+        };
+        let err = Config::load(&flags, &env(&[])).unwrap_err().to_string();
+        assert!(err.starts_with("--url:"), "{err}");
+        assert!(!err.contains("glpat-secret"), "{err}");
+    }
+}

@@ -1,0 +1,30 @@
+//! git-credential-gitlab-ci: a git credential helper for GitLab CI runners.
+//!
+//! git asks us for a credential; we answer only for the GitLab origin we serve, with the
+//! configured username and a token read from an environment variable or a file, so that no
+//! token ever has to live in a remote URL or in git's config.
+//!
+//! The modules, in the order a request meets them:
+//!
+//! * [`protocol`]: git's credential wire format, read with a size cap and a deadline;
+//! * [`config`] and [`config_file`]: which credentials we serve, from flags, environment
+//!   variables and TOML files;
+//! * [`origin`]: scheme/host/port origins and path scopes, compared exactly;
+//! * [`policy`]: the decision to answer or refuse, as a value with its reason;
+//! * [`source`] and [`token`]: where tokens come from, and the secret type that holds them;
+//! * [`helper`]: the `get`, `store` and `erase` actions;
+//! * [`status`]: the diagnostic report;
+//! * [`logging`]: opt-in diagnostics on stderr;
+//! * [`cli`]: the command line that ties them together.
+
+pub mod cli;
+pub mod config;
+pub mod config_file;
+pub mod helper;
+pub mod logging;
+pub mod origin;
+pub mod policy;
+pub mod protocol;
+pub mod source;
+pub mod status;
+pub mod token;

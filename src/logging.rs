@@ -1,0 +1,28 @@
+//! Diagnostics on stderr through `tracing`, off unless asked for.
+//!
+//! git shows a helper's stderr to the user, and git's own tests require a helper to be silent
+//! there in normal operation, so nothing is installed unless `GIT_CREDENTIAL_GITLAB_CI_LOG`
+//! names a level. Events carry decisions, reasons, origins and token fingerprints; a token has
+//! no `Display` and its `Debug` is masked, so it cannot be logged by accident.
+
+use tracing::level_filters::LevelFilter;
+
+pub const ENV_LOG: &str = "GIT_CREDENTIAL_GITLAB_CI_LOG";
+
+/// Installs the stderr logger if `GIT_CREDENTIAL_GITLAB_CI_LOG` is set to `error`, `warn`,
+/// `info`, `debug` or `trace`. Costs one environment lookup when it is not.
+pub fn init() {
+    let Some(level) = std::env::var_os(ENV_LOG) else {
+        return;
+    };
+    let level = match level.to_str().map(str::trim) {
+        Some(l) if l.eq_ignore_ascii_case("off") || l.is_empty() => return,
+        Some(l) => l.parse::<LevelFilter>().unwrap_or(LevelFilter::DEBUG),
+        None => LevelFilter::DEBUG,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,484 @@
+//! git's credential wire format: `key=value` lines in, `key=value` lines out.
+//!
+//! The rules follow git's `credential.c`, not a generic key/value parser:
+//!
+//! * a line splits at its FIRST `=`, keys are exact and case-sensitive, nothing is trimmed;
+//! * unknown keys are ignored (a helper that rejected `wwwauth[]` broke on git 2.41);
+//! * a repeated single-valued key: the last one wins; `key[]` keys are multi-valued;
+//! * `url=` resets everything read before it and is then split into its parts;
+//! * a blank line or end-of-file ends the message.
+//!
+//! We are stricter than git in one place on purpose: any CR or NUL anywhere in the input, or a
+//! CR/LF/NUL that percent-decoding a `url=` would produce, marks the request as hostile.
+//! git itself never sends those (CVE-2020-5260, CVE-2024-52006), so only an attacker does.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
+
+/// The most we read from git. git's own tests send a 70,000-byte `wwwauth[]` line, so a line
+/// is never limited on its own; the request as a whole is.
+pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+
+/// How long we wait for git to finish writing. git writes the whole request at once and
+/// closes the pipe, so only a broken or hostile caller ever reaches this.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a request was not parsed. None of these ever carries a value from the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    #[error("the request is larger than {MAX_REQUEST_BYTES} bytes")]
+    TooLarge,
+    #[error("the request was not complete within {}s", READ_TIMEOUT.as_secs())]
+    TimedOut,
+    #[error("the request contains a carriage return")]
+    CarriageReturn,
+    #[error("the request contains a NUL byte")]
+    Nul,
+    #[error("the request is not valid UTF-8")]
+    NotUtf8,
+    #[error("a line of the request has no '='")]
+    LineWithoutEquals,
+    #[error("the url= attribute cannot be parsed")]
+    BadUrl,
+    #[error("the url= attribute decodes to a control character")]
+    ControlCharacterInUrl,
+}
+
+/// One request from git, as git's own parser would see it.
+#[derive(Default)]
+pub struct Request {
+    pub protocol: Option<String>,
+    pub host: Option<String>,
+    pub path: Option<String>,
+    pub username: Option<String>,
+    /// Sent by git on `store` and `erase`: it is our own token coming back, so it stays secret.
+    pub password: Option<SecretString>,
+    /// Every `key[]` attribute, in the order received, keyed without the brackets.
+    pub multi: BTreeMap<String, Vec<String>>,
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("protocol", &self.protocol)
+            .field("host", &self.host)
+            .field("path", &self.path)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("multi", &self.multi.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl PartialEq for Request {
+    fn eq(&self, other: &Self) -> bool {
+        let password = |r: &Request| r.password.as_ref().map(|p| p.expose_secret().to_owned());
+        self.protocol == other.protocol
+            && self.host == other.host
+            && self.path == other.path
+            && self.username == other.username
+            && password(self) == password(other)
+            && self.multi == other.multi
+    }
+}
+
+impl Request {
+    /// Parses a complete message. The input is the raw bytes git wrote, up to EOF.
+    pub fn parse(input: &[u8]) -> Result<Request, Malformed> {
+        if input.len() > MAX_REQUEST_BYTES {
+            return Err(Malformed::TooLarge);
+        }
+        if input.contains(&b'\r') {
+            return Err(Malformed::CarriageReturn);
+        }
+        if input.contains(&0) {
+            return Err(Malformed::Nul);
+        }
+        let text = std::str::from_utf8(input).map_err(|_| Malformed::NotUtf8)?;
+
+        let mut request = Request::default();
+        for line in text.split('\n') {
+            if line.is_empty() {
+                // A blank line ends the message; so does the empty tail after the last '\n'.
+                break;
+            }
+            let (key, value) = line.split_once('=').ok_or(Malformed::LineWithoutEquals)?;
+            request.apply(key, value)?;
+        }
+        Ok(request)
+    }
+
+    fn apply(&mut self, key: &str, value: &str) -> Result<(), Malformed> {
+        let owned = || Some(value.to_owned());
+        match key {
+            "protocol" => self.protocol = owned(),
+            "host" => self.host = owned(),
+            "path" => self.path = owned(),
+            "username" => self.username = owned(),
+            "password" => self.password = Some(SecretString::from(value)),
+            "url" => self.apply_url(value)?,
+            _ => {
+                if let Some(name) = key.strip_suffix("[]") {
+                    self.multi
+                        .entry(name.to_owned())
+                        .or_default()
+                        .push(value.to_owned());
+                }
+                // Any other key is unknown to us and ignored, as git's protocol requires.
+            }
+        }
+        Ok(())
+    }
+
+    /// `url=` is git's shorthand for the parts below; like git, it first forgets them all.
+    fn apply_url(&mut self, url: &str) -> Result<(), Malformed> {
+        self.protocol = None;
+        self.host = None;
+        self.path = None;
+        self.username = None;
+        self.password = None;
+
+        let (scheme, rest) = url.split_once("://").ok_or(Malformed::BadUrl)?;
+        if scheme.is_empty() {
+            return Err(Malformed::BadUrl);
+        }
+        let (authority, path) = match rest.find('/') {
+            Some(slash) => (&rest[..slash], Some(&rest[slash + 1..])),
+            None => (rest, None),
+        };
+        let (userinfo, host) = match authority.rfind('@') {
+            Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
+            None => (None, authority),
+        };
+        self.protocol = Some(scheme.to_owned());
+        self.host = Some(percent_decode(host)?);
+        if let Some(userinfo) = userinfo {
+            match userinfo.split_once(':') {
+                Some((user, pass)) => {
+                    self.username = Some(percent_decode(user)?);
+                    self.password = Some(SecretString::from(percent_decode(pass)?));
+                }
+                None => self.username = Some(percent_decode(userinfo)?),
+            }
+        }
+        if let Some(path) = path {
+            let decoded = percent_decode(path)?;
+            let trimmed = decoded.trim_end_matches('/');
+            if !trimmed.is_empty() {
+                self.path = Some(trimmed.to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the request in git's format, the inverse of [`Request::parse`].
+    /// Used by the tests and by anything that forwards a request.
+    pub fn encode(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::new());
+        let mut line = |key: &str, value: &str| {
+            out.extend_from_slice(key.as_bytes());
+            out.push(b'=');
+            out.extend_from_slice(value.as_bytes());
+            out.push(b'\n');
+        };
+        for (key, value) in [
+            ("protocol", &self.protocol),
+            ("host", &self.host),
+            ("path", &self.path),
+            ("username", &self.username),
+        ] {
+            if let Some(value) = value {
+                line(key, value);
+            }
+        }
+        if let Some(password) = &self.password {
+            line("password", password.expose_secret());
+        }
+        for (name, values) in &self.multi {
+            for value in values {
+                line(&format!("{name}[]"), value);
+            }
+        }
+        out
+    }
+}
+
+/// Decodes `%XX` escapes as git's `url_decode` does, refusing any that yields CR, LF or NUL:
+/// those are how CVE-2020-5260 smuggled a second `host=` line through a URL.
+fn percent_decode(s: &str) -> Result<String, Malformed> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' && i + 2 < bytes.len() {
+            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(hi << 4 | lo);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+    if out.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {
+        return Err(Malformed::ControlCharacterInUrl);
+    }
+    String::from_utf8(out).map_err(|_| Malformed::NotUtf8)
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// What we answer to `get`.
+pub struct Response<'a> {
+    pub username: &'a str,
+    pub password: &'a SecretString,
+    /// Seconds since the Unix epoch; git 2.40+ drops a credential past this time.
+    pub password_expiry_utc: Option<u64>,
+}
+
+impl Response<'_> {
+    /// Writes the answer in one `write_all`, from a buffer that is zeroed afterwards.
+    pub fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
+        let password = self.password.expose_secret();
+        let mut buf = Zeroizing::new(Vec::with_capacity(64 + password.len()));
+        buf.extend_from_slice(b"username=");
+        buf.extend_from_slice(self.username.as_bytes());
+        buf.extend_from_slice(b"\npassword=");
+        buf.extend_from_slice(password.as_bytes());
+        buf.push(b'\n');
+        if let Some(expiry) = self.password_expiry_utc {
+            buf.extend_from_slice(format!("password_expiry_utc={expiry}\n").as_bytes());
+        }
+        out.write_all(&buf)?;
+        out.flush()
+    }
+}
+
+/// Reads git's message from `input`: up to end-of-file or a blank line, at most
+/// [`MAX_REQUEST_BYTES`], and for at most `timeout` where the platform lets us wait.
+/// The buffer is zeroed when dropped because `store` and `erase` carry our token.
+pub fn read_message(
+    input: &mut impl ReadWithDeadline,
+    timeout: Duration,
+) -> Result<Zeroizing<Vec<u8>>, Malformed> {
+    let deadline = Instant::now() + timeout;
+    let mut buf = Zeroizing::new(Vec::with_capacity(4096));
+    let mut chunk = Zeroizing::new([0u8; 8192]);
+    loop {
+        let n = match input.read_before(&mut chunk[..], deadline) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(Malformed::TimedOut),
+            // A closed or broken stdin is the same as end-of-file to us.
+            Err(_) => break,
+        };
+        let scan_from = buf.len().saturating_sub(1);
+        if buf.len() + n > MAX_REQUEST_BYTES {
+            return Err(Malformed::TooLarge);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = blank_line(&buf, scan_from) {
+            buf.truncate(end);
+            break;
+        }
+    }
+    Ok(buf)
+}
+
+/// The offset just past the message if `buf` holds a blank line, scanning from `from`.
+fn blank_line(buf: &[u8], from: usize) -> Option<usize> {
+    if buf.first() == Some(&b'\n') {
+        return Some(0);
+    }
+    buf[from..]
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map(|i| from + i + 1)
+}
+
+/// A byte source that can give up at a deadline. stdin on Unix waits with `poll(2)`; any
+/// other reader (tests, platforms without poll on pipes) reads without a deadline.
+pub trait ReadWithDeadline {
+    fn read_before(&mut self, buf: &mut [u8], deadline: Instant) -> io::Result<usize>;
+}
+
+impl ReadWithDeadline for &[u8] {
+    fn read_before(&mut self, buf: &mut [u8], _deadline: Instant) -> io::Result<usize> {
+        self.read(buf)
+    }
+}
+
+/// The process's stdin, read with a deadline.
+pub struct Stdin;
+
+impl ReadWithDeadline for Stdin {
+    #[cfg(unix)]
+    fn read_before(&mut self, buf: &mut [u8], deadline: Instant) -> io::Result<usize> {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        use std::os::fd::AsFd;
+
+        let stdin = io::stdin();
+        let fd = stdin.as_fd();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            let timeout = Timespec {
+                tv_sec: left.as_secs() as i64,
+                tv_nsec: left.subsec_nanos() as _,
+            };
+            let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+            match poll(&mut fds, Some(&timeout)) {
+                Ok(0) => return Err(io::ErrorKind::TimedOut.into()),
+                Ok(_) => break,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        rustix::io::read(fd, buf).map_err(Into::into)
+    }
+
+    #[cfg(not(unix))]
+    fn read_before(&mut self, buf: &mut [u8], _deadline: Instant) -> io::Result<usize> {
+        io::stdin().lock().read(buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Request {
+        Request::parse(s.as_bytes()).expect("parses")
+    }
+
+    #[test]
+    fn splits_at_the_first_equals_and_ignores_unknown_keys() {
+        let r = parse("protocol=https\nhost=h.example\nfoo=bar\npath=a=b\n");
+        assert_eq!(r.protocol.as_deref(), Some("https"));
+        assert_eq!(r.host.as_deref(), Some("h.example"));
+        assert_eq!(r.path.as_deref(), Some("a=b"));
+        assert!(r.multi.is_empty());
+    }
+
+    #[test]
+    fn keys_are_case_sensitive_and_not_trimmed() {
+        let r = parse("Host=evil\nhost =evil\nhost=good\n");
+        assert_eq!(r.host.as_deref(), Some("good"));
+        let r = parse("host= spaced \n");
+        assert_eq!(r.host.as_deref(), Some(" spaced "));
+    }
+
+    #[test]
+    fn the_last_single_value_wins_and_multi_values_accumulate() {
+        let r = parse("host=a\nhost=b\nwwwauth[]=Basic realm=x\nwwwauth[]=Bearer\n");
+        assert_eq!(r.host.as_deref(), Some("b"));
+        assert_eq!(r.multi["wwwauth"], vec!["Basic realm=x", "Bearer"]);
+    }
+
+    #[test]
+    fn url_resets_what_came_before_and_is_split_like_git_does() {
+        let r = parse("host=before\npath=x\nusername=u\nurl=https://me@gitlab.example:8443/g/p.git/\n");
+        assert_eq!(r.protocol.as_deref(), Some("https"));
+        assert_eq!(r.host.as_deref(), Some("gitlab.example:8443"));
+        assert_eq!(r.path.as_deref(), Some("g/p.git"));
+        assert_eq!(r.username.as_deref(), Some("me"));
+        let r = parse("url=https://gitlab.example\nhost=after\n");
+        assert_eq!(r.host.as_deref(), Some("after"));
+        assert_eq!(r.path, None);
+    }
+
+    #[test]
+    fn url_with_an_encoded_newline_is_hostile() {
+        let err = Request::parse(b"url=https://evil%0ahost=gitlab.example/\n").unwrap_err();
+        assert_eq!(err, Malformed::ControlCharacterInUrl);
+        let err = Request::parse(b"url=https://a%00b/\n").unwrap_err();
+        assert_eq!(err, Malformed::ControlCharacterInUrl);
+        assert_eq!(Request::parse(b"url=nonsense\n").unwrap_err(), Malformed::BadUrl);
+    }
+
+    #[test]
+    fn carriage_returns_nuls_and_bad_utf8_are_refused() {
+        assert_eq!(
+            Request::parse(b"host=a\r\n").unwrap_err(),
+            Malformed::CarriageReturn
+        );
+        assert_eq!(Request::parse(b"host=a\0b\n").unwrap_err(), Malformed::Nul);
+        assert_eq!(
+            Request::parse(b"host=\xff\n").unwrap_err(),
+            Malformed::NotUtf8
+        );
+        assert_eq!(
+            Request::parse(b"garbage\n").unwrap_err(),
+            Malformed::LineWithoutEquals
+        );
+    }
+
+    #[test]
+    fn a_blank_line_ends_the_message() {
+        let r = parse("host=a\n\nhost=b\n");
+        assert_eq!(r.host.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn accepts_gits_own_long_wwwauth_line() {
+        let long = format!("protocol=https\nhost=h\nwwwauth[]={}\n", "x".repeat(70_000));
+        let r = parse(&long);
+        assert_eq!(r.multi["wwwauth"][0].len(), 70_000);
+    }
+
+    #[test]
+    fn reading_stops_at_the_cap_and_at_a_blank_line() {
+        let huge = vec![b'a'; MAX_REQUEST_BYTES + 1];
+        let err = read_message(&mut &huge[..], READ_TIMEOUT).unwrap_err();
+        assert_eq!(err, Malformed::TooLarge);
+        let msg = read_message(&mut &b"host=a\n\nignored"[..], READ_TIMEOUT).unwrap();
+        assert_eq!(&msg[..], b"host=a\n");
+        let msg = read_message(&mut &b"\nhost=a\n"[..], READ_TIMEOUT).unwrap();
+        assert!(msg.is_empty());
+    }
+
+    #[test]
+    fn encode_is_the_inverse_of_parse() {
+        let r = parse("protocol=https\nhost=h:1\npath=g/p\nusername=u\npassword=s\ncapability[]=authtype\n");
+        assert_eq!(Request::parse(&r.encode()).unwrap(), r);
+    }
+
+    #[test]
+    fn the_response_is_exactly_what_git_expects() {
+        let password = SecretString::from("tok");
+        let mut out = Vec::new();
+        Response {
+            username: "gitlab-ci-token",
+            password: &password,
+            password_expiry_utc: Some(1_700_000_000),
+        }
+        .write_to(&mut out)
+        .unwrap();
+        assert_eq!(
+            out,
+            b"username=gitlab-ci-token\npassword=tok\npassword_expiry_utc=1700000000\n"
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_password() {
+        let r = parse("password=hunter2\n");
+        assert!(!format!("{r:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,265 @@
+//! Where tokens come from: environment variables and files, tried in order.
+//!
+//! Files are read fresh on every request, so a token file replaced on disk (an atomic rename,
+//! or Kubernetes' `..data` symlink swap) is served from the next request on.
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::token::{InvalidToken, Token, MAX_TOKEN_BYTES};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    Env(String),
+    File(PathBuf),
+}
+
+impl fmt::Display for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenSource::Env(name) => write!(f, "environment variable {name}"),
+            TokenSource::File(path) => write!(f, "file {}", path.display()),
+        }
+    }
+}
+
+impl serde::Serialize for TokenSource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(2))?;
+        match self {
+            TokenSource::Env(name) => {
+                map.serialize_entry("type", "env")?;
+                map.serialize_entry("name", name)?;
+            }
+            TokenSource::File(path) => {
+                map.serialize_entry("type", "file")?;
+                map.serialize_entry("path", path)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// Why a source gave no token. Never carries the token or any part of it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    #[error("not set")]
+    Unset,
+    #[error("empty")]
+    Empty,
+    #[error("no such file")]
+    NotFound,
+    #[error("not a regular file")]
+    NotAFile,
+    #[error("cannot be read: {0}")]
+    Unreadable(String),
+    #[error("does not hold a usable token: {0}")]
+    Invalid(InvalidToken),
+}
+
+impl TokenSource {
+    pub fn read(&self) -> Result<Token, Unavailable> {
+        match self {
+            TokenSource::Env(name) => read_env(name),
+            TokenSource::File(path) => read_file(path),
+        }
+    }
+}
+
+fn read_env(name: &str) -> Result<Token, Unavailable> {
+    let value = std::env::var_os(name).ok_or(Unavailable::Unset)?;
+    if value.is_empty() {
+        return Err(Unavailable::Empty);
+    }
+    let value = value.into_string().map_err(|mut raw| {
+        wipe_os_string(&mut raw);
+        Unavailable::Invalid(InvalidToken::NotUtf8)
+    })?;
+    Token::new(value).map_err(|e| match e {
+        InvalidToken::Empty => Unavailable::Empty,
+        other => Unavailable::Invalid(other),
+    })
+}
+
+fn wipe_os_string(raw: &mut std::ffi::OsString) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        std::mem::take(raw).into_vec().zeroize();
+    }
+    #[cfg(not(unix))]
+    raw.clear();
+}
+
+/// Reads a token file: a regular file (after following symlinks), at most 64 KiB, with one
+/// trailing LF or CRLF trimmed. It is opened non-blocking so that a FIFO cannot hang git.
+fn read_file(path: &Path) -> Result<Token, Unavailable> {
+    let mut file = open_nonblocking(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Unavailable::NotFound,
+        _ => Unavailable::Unreadable(io_reason(&e)),
+    })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Unavailable::Unreadable(io_reason(&e)))?;
+    if !meta.is_file() {
+        return Err(Unavailable::NotAFile);
+    }
+    // The buffer is allocated at its final size: growing it would free copies unzeroed.
+    let limit = MAX_TOKEN_BYTES + 3;
+    let mut buf = Zeroizing::new(Vec::with_capacity(limit));
+    (&mut file)
+        .take(limit as u64)
+        .read_to_end(&mut buf)
+        .map_err(|e| Unavailable::Unreadable(io_reason(&e)))?;
+    let trailing = if buf.ends_with(b"\r\n") {
+        2
+    } else {
+        usize::from(buf.ends_with(b"\n"))
+    };
+    let len = buf.len() - trailing;
+    buf.truncate(len);
+    if buf.is_empty() {
+        return Err(Unavailable::Empty);
+    }
+    let text = std::str::from_utf8(&buf).map_err(|_| Unavailable::Invalid(InvalidToken::NotUtf8))?;
+    Token::new(text.to_owned()).map_err(|e| match e {
+        InvalidToken::Empty => Unavailable::Empty,
+        other => Unavailable::Invalid(other),
+    })
+}
+
+#[cfg(unix)]
+fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32 | rustix::fs::OFlags::NOCTTY.bits() as i32)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(path)
+}
+
+/// An I/O error in words, without the OS's own formatting of paths.
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => e.to_string(),
+    }
+}
+
+/// The first source that yields a token, and what every source said, in order.
+pub struct Resolution {
+    pub token: Option<Token>,
+    /// One entry per source; `Ok(())` marks the active one.
+    pub report: Vec<(TokenSource, Result<(), Unavailable>)>,
+}
+
+/// Tries each source in order; sources after the first that answers are not read.
+pub fn first_token(sources: &[TokenSource]) -> Option<(usize, Token)> {
+    sources
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| s.read().ok().map(|t| (i, t)))
+}
+
+/// Reads every source, for `status`: which one is active and why the others are not.
+pub fn resolve_all(sources: &[TokenSource]) -> Resolution {
+    let mut token = None;
+    let mut report = Vec::with_capacity(sources.len());
+    for source in sources {
+        let state = match source.read() {
+            Ok(t) => {
+                if token.is_none() {
+                    token = Some(t);
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        report.push((source.clone(), state));
+    }
+    Resolution { token, report }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file_with(contents: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(contents).unwrap();
+        f
+    }
+
+    fn fingerprint_of(s: &str) -> String {
+        Token::new(s.to_owned()).unwrap().fingerprint()
+    }
+
+    #[test]
+    fn a_file_loses_exactly_one_trailing_newline() {
+        for (contents, expected) in [
+            (&b"glpat-abc\n"[..], "glpat-abc"),
+            (b"glpat-abc\r\n", "glpat-abc"),
+            (b"glpat-abc", "glpat-abc"),
+        ] {
+            let f = file_with(contents);
+            let t = TokenSource::File(f.path().into()).read().unwrap();
+            assert_eq!(t.fingerprint(), fingerprint_of(expected));
+        }
+        let f = file_with(b"glpat-abc\n\n");
+        assert_eq!(
+            TokenSource::File(f.path().into()).read().unwrap_err(),
+            Unavailable::Invalid(InvalidToken::Newline)
+        );
+    }
+
+    #[test]
+    fn unusable_files_say_why() {
+        let empty = file_with(b"\n");
+        assert_eq!(TokenSource::File(empty.path().into()).read().unwrap_err(), Unavailable::Empty);
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(TokenSource::File(dir.path().into()).read().unwrap_err(), Unavailable::NotAFile);
+        let missing = dir.path().join("missing");
+        assert_eq!(TokenSource::File(missing).read().unwrap_err(), Unavailable::NotFound);
+        let big = file_with(&vec![b'a'; MAX_TOKEN_BYTES + 1]);
+        assert_eq!(
+            TokenSource::File(big.path().into()).read().unwrap_err(),
+            Unavailable::Invalid(InvalidToken::TooLong)
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_instead_of_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+        assert_eq!(TokenSource::File(fifo).read().unwrap_err(), Unavailable::NotAFile);
+    }
+
+    #[test]
+    fn the_first_source_with_a_token_wins() {
+        let empty = file_with(b"");
+        let good = file_with(b"glpat-second\n");
+        let sources = [
+            TokenSource::Env("GIT_CREDENTIAL_GITLAB_CI_TEST_UNSET_VARIABLE".into()),
+            TokenSource::File(empty.path().into()),
+            TokenSource::File(good.path().into()),
+        ];
+        let (index, token) = first_token(&sources).unwrap();
+        assert_eq!(index, 2);
+        assert_eq!(token.fingerprint(), fingerprint_of("glpat-second"));
+        let all = resolve_all(&sources);
+        assert_eq!(all.report[0].1, Err(Unavailable::Unset));
+        assert_eq!(all.report[1].1, Err(Unavailable::Empty));
+        assert_eq!(all.report[2].1, Ok(()));
+    }
+}

@@ -1,0 +1,294 @@
+//! `status`: what we serve, where each token comes from, and what is wrong, in plain words.
+//!
+//! Every line is marked ok, warning or problem, and every problem says how to fix it. The same
+//! report renders as text for people and as JSON for machines. Tokens appear only masked.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::config::{Config, ConfigError, ConfigFileState, Credential, Provenance, DEFAULT_USERNAME};
+use crate::helper::expiry;
+use crate::source::{resolve_all, TokenSource, Unavailable};
+use crate::token::{Masked, TokenKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Warning,
+    Problem,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Line {
+    pub level: Level,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Line {
+    fn ok(message: impl Into<String>) -> Line {
+        Line {
+            level: Level::Ok,
+            message: message.into(),
+            fix: None,
+        }
+    }
+    fn warning(message: impl Into<String>, fix: impl Into<String>) -> Line {
+        Line {
+            level: Level::Warning,
+            message: message.into(),
+            fix: Some(fix.into()),
+        }
+    }
+    fn problem(message: impl Into<String>, fix: impl Into<String>) -> Line {
+        Line {
+            level: Level::Problem,
+            message: message.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct SourceReport {
+    pub source: TokenSource,
+    pub active: bool,
+    /// Why this source gave no token; absent for the active one and those not needed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CredentialReport {
+    pub url: String,
+    pub from: Provenance,
+    pub username: String,
+    pub sources: Vec<SourceReport>,
+    pub token: Option<Masked>,
+    /// Seconds since the Unix epoch.
+    pub expires_at: Option<u64>,
+    pub lines: Vec<Line>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub version: &'static str,
+    pub config_files: Vec<ConfigFileState>,
+    pub credentials: Vec<CredentialReport>,
+    /// Problems that belong to no single credential.
+    pub lines: Vec<Line>,
+}
+
+impl Report {
+    pub fn build(config: Result<Config, ConfigError>, now: SystemTime) -> Report {
+        let mut report = Report {
+            version: env!("CARGO_PKG_VERSION"),
+            config_files: Vec::new(),
+            credentials: Vec::new(),
+            lines: Vec::new(),
+        };
+        let config = match config {
+            Ok(c) => c,
+            Err(e) => {
+                report.lines.push(Line::problem(
+                    format!("the configuration cannot be used: {e}"),
+                    "correct the setting named above; see `git-credential-gitlab-ci --help`",
+                ));
+                return report;
+            }
+        };
+        report.config_files = config.files.clone();
+        if config.credentials.is_empty() {
+            report.lines.push(Line::problem(
+                "nothing to serve: no --url, no config file credential, and not inside a GitLab CI job",
+                "pass --url https://gitlab.example.com in the helper string, or add a [[credential]] to the config file",
+            ));
+        }
+        report.credentials = config
+            .credentials
+            .iter()
+            .map(|c| credential_report(c, now))
+            .collect();
+        report
+    }
+
+    /// The worst level anywhere in the report.
+    pub fn worst(&self) -> Level {
+        self.lines
+            .iter()
+            .chain(self.credentials.iter().flat_map(|c| &c.lines))
+            .map(|l| l.level)
+            .max()
+            .unwrap_or(Level::Ok)
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "git-credential-gitlab-ci {}", self.version);
+        if !self.config_files.is_empty() {
+            let _ = writeln!(out, "\nconfig files:");
+            for f in &self.config_files {
+                let state = if f.present { "read" } else { "not present" };
+                let _ = writeln!(out, "  {} ({state})", f.path.display());
+            }
+        }
+        for c in &self.credentials {
+            let _ = writeln!(out, "\n{}  (from {})", c.url, c.from);
+            let _ = writeln!(out, "  {:<8} username {}", "ok", c.username);
+            let _ = writeln!(out, "  {:<8} token sources, in order:", "");
+            for (i, s) in c.sources.iter().enumerate() {
+                let state = match (&s.active, &s.unavailable) {
+                    (true, _) => "active".to_owned(),
+                    (false, Some(why)) => why.clone(),
+                    (false, None) => "not needed".to_owned(),
+                };
+                let _ = writeln!(out, "  {:<8}   {}. {}: {state}", "", i + 1, s.source);
+            }
+            write_lines(&mut out, &c.lines);
+        }
+        if !self.lines.is_empty() {
+            let _ = writeln!(out);
+            write_lines(&mut out, &self.lines);
+        }
+        let summary = match self.worst() {
+            Level::Ok => "everything is in order",
+            Level::Warning => "working, with warnings",
+            Level::Problem => "there are problems: see the fixes above",
+        };
+        let _ = writeln!(out, "\nsummary: {summary}");
+        out
+    }
+}
+
+fn write_lines(out: &mut String, lines: &[Line]) {
+    for line in lines {
+        let level = match line.level {
+            Level::Ok => "ok",
+            Level::Warning => "warning",
+            Level::Problem => "PROBLEM",
+        };
+        let _ = writeln!(out, "  {level:<8} {}", line.message);
+        if let Some(fix) = &line.fix {
+            let _ = writeln!(out, "  {:<8}   fix: {fix}", "");
+        }
+    }
+}
+
+fn credential_report(c: &Credential, now: SystemTime) -> CredentialReport {
+    let resolution = resolve_all(&c.sources);
+    let active = resolution.report.iter().position(|(_, r)| r.is_ok());
+    let sources = resolution
+        .report
+        .iter()
+        .enumerate()
+        .map(|(i, (source, state))| SourceReport {
+            source: source.clone(),
+            active: Some(i) == active,
+            unavailable: state.as_ref().err().map(Unavailable::to_string),
+        })
+        .collect();
+
+    let mut lines = Vec::new();
+    let token = resolution.token.as_ref();
+    match token {
+        Some(t) => lines.push(Line::ok(format!("token: {}", t.masked()))),
+        None => lines.push(Line::problem(
+            "no token: none of the sources above holds a usable token, so git gets no answer",
+            fix_for_missing_token(&c.sources),
+        )),
+    }
+    if let Some(t) = token {
+        if t.kind() == TokenKind::JobToken && c.username != DEFAULT_USERNAME {
+            lines.push(Line::problem(
+                format!("a CI/CD job token must be sent with the username {DEFAULT_USERNAME}, not {}", c.username),
+                format!("remove --username, or set it to {DEFAULT_USERNAME}"),
+            ));
+        }
+    }
+    let expires = token.and_then(|t| expiry(c, t)).or(c.expires);
+    if let Some(at) = expires {
+        lines.push(expiry_line(at, now));
+    }
+    for source in &c.sources {
+        if let TokenSource::File(path) = source {
+            if let Some(line) = permission_line(path) {
+                lines.push(line);
+            }
+        }
+    }
+    if c.is_plain_http() {
+        lines.push(Line::warning(
+            format!("{} is plain http: the token crosses the network unencrypted", c.scope.origin),
+            "serve GitLab over https and use an https:// URL",
+        ));
+    }
+    if c.scope.path.is_some() {
+        lines.push(Line::warning(
+            "this credential is scoped to a path, and git sends paths for http(s) only with credential.useHttpPath",
+            format!("git config --global credential.{}.useHttpPath true", c.scope.origin),
+        ));
+    }
+    CredentialReport {
+        url: c.scope.to_string(),
+        from: c.provenance.clone(),
+        username: c.username.clone(),
+        sources,
+        token: token.map(|t| t.masked()),
+        expires_at: expires
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs()),
+        lines,
+    }
+}
+
+fn fix_for_missing_token(sources: &[TokenSource]) -> String {
+    let names: Vec<String> = sources.iter().map(ToString::to_string).collect();
+    format!(
+        "put the token in {}, or point --token-env/--token-file at where it is",
+        names.join(" or ")
+    )
+}
+
+fn expiry_line(at: SystemTime, now: SystemTime) -> Line {
+    let when = humantime::format_rfc3339_seconds(at);
+    match at.duration_since(now) {
+        Ok(left) if left < Duration::from_secs(300) => Line::warning(
+            format!("the token expires at {when}, in {}", rounded(left)),
+            "renew the token before the job needs it",
+        ),
+        Ok(left) => Line::ok(format!("the token expires at {when}, in {}", rounded(left))),
+        Err(e) => Line::problem(
+            format!("the token expired at {when}, {} ago: git will ignore it", rounded(e.duration())),
+            "provide a fresh token (a job token lives only as long as its job)",
+        ),
+    }
+}
+
+fn rounded(d: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+}
+
+#[cfg(unix)]
+fn permission_line(path: &Path) -> Option<Line> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        Line::warning(
+            format!(
+                "token file {} can be read by other users (mode {mode:04o})",
+                path.display()
+            ),
+            format!("chmod 600 {}", path.display()),
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn permission_line(_path: &Path) -> Option<Line> {
+    None
+}

@@ -1,0 +1,255 @@
+//! The token: a secret from the moment it is read until it is written to git's stdout.
+//!
+//! `Token` wraps a `secrecy::SecretString`, so it is zeroed on drop and cannot be printed by
+//! accident (`Debug` is redacted, there is no `Display`). What may be shown is its [`Masked`]
+//! form: the kind, read from GitLab's prefix, and a short fingerprint. No character of the
+//! secret part is ever shown.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, Zeroizing};
+
+/// The longest token we accept. GitLab's JWT job tokens are about 1 KiB.
+pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
+
+/// Why a value cannot be a token. Never carries the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidToken {
+    #[error("it is empty")]
+    Empty,
+    #[error("it holds only whitespace")]
+    Whitespace,
+    #[error("it contains a newline")]
+    Newline,
+    #[error("it contains whitespace or a control character")]
+    ControlOrSpace,
+    #[error("it is longer than {MAX_TOKEN_BYTES} bytes")]
+    TooLong,
+    #[error("it is not valid UTF-8")]
+    NotUtf8,
+}
+
+pub struct Token {
+    secret: SecretString,
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Token({})", self.masked())
+    }
+}
+
+impl Token {
+    /// Validates and wraps a value; the caller's buffer is zeroed either way.
+    ///
+    /// `SecretString::from(String)` would shrink the allocation first, and a reallocation
+    /// frees the old buffer without zeroing it, so the secret is copied into an exact-size box
+    /// and the original is wiped here.
+    pub fn new(mut value: String) -> Result<Token, InvalidToken> {
+        let checked = check(&value);
+        let token = checked.map(|()| Token {
+            secret: SecretString::new(Box::from(value.as_str())),
+        });
+        value.zeroize();
+        token
+    }
+
+    /// The secret itself. Only the protocol writer and the fingerprint need it.
+    pub(crate) fn secret(&self) -> &SecretString {
+        &self.secret
+    }
+
+    pub fn kind(&self) -> TokenKind {
+        TokenKind::of(self.secret.expose_secret())
+    }
+
+    /// The first 8 hex digits of the token's SHA-256: enough to tell two tokens apart in a log,
+    /// far too little to learn anything about a random token.
+    pub fn fingerprint(&self) -> String {
+        let digest = Sha256::digest(self.secret.expose_secret().as_bytes());
+        digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn masked(&self) -> Masked {
+        Masked {
+            kind: self.kind(),
+            fingerprint: self.fingerprint(),
+        }
+    }
+
+    /// The `exp` claim of a JWT token (GitLab's default job token since 19.0), if it has one.
+    /// The signature is not checked: this is only a hint for git, the server decides.
+    pub fn jwt_expiry(&self) -> Option<SystemTime> {
+        let value = self.secret.expose_secret();
+        let jwt = match TokenKind::marker(value) {
+            Some((_, end)) => &value[end..],
+            None => value,
+        };
+        let mut parts = jwt.split('.');
+        let (_header, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        let decoded = Zeroizing::new(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload.trim_end_matches('='))
+                .ok()?,
+        );
+        #[derive(serde::Deserialize)]
+        struct Claims {
+            exp: Option<f64>,
+        }
+        let claims: Claims = serde_json::from_slice(&decoded).ok()?;
+        let exp = claims.exp?;
+        if !(0.0..4e11).contains(&exp) {
+            return None;
+        }
+        Some(UNIX_EPOCH + Duration::from_secs(exp as u64))
+    }
+}
+
+fn check(value: &str) -> Result<(), InvalidToken> {
+    if value.is_empty() {
+        return Err(InvalidToken::Empty);
+    }
+    if value.len() > MAX_TOKEN_BYTES {
+        return Err(InvalidToken::TooLong);
+    }
+    if value.chars().all(char::is_whitespace) {
+        return Err(InvalidToken::Whitespace);
+    }
+    if value.contains(['\n', '\r']) {
+        return Err(InvalidToken::Newline);
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(InvalidToken::ControlOrSpace);
+    }
+    Ok(())
+}
+
+/// What GitLab's prefix says the token is. An instance may put its own prefix in front
+/// (`acme-glpat-...`), so the marker is looked for at the start or right after a '-'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    JobToken,
+    AccessToken,
+    DeployToken,
+    Unknown,
+}
+
+impl TokenKind {
+    const MARKERS: [(&'static str, TokenKind); 3] = [
+        ("glcbt-", TokenKind::JobToken),
+        ("glpat-", TokenKind::AccessToken),
+        ("gldt-", TokenKind::DeployToken),
+    ];
+
+    /// Custom instance prefixes are short; a marker found further in is part of the secret.
+    const MAX_CUSTOM_PREFIX: usize = 64;
+
+    fn of(value: &str) -> TokenKind {
+        TokenKind::marker(value).map_or(TokenKind::Unknown, |(kind, _)| kind)
+    }
+
+    /// The kind and the offset just past its marker.
+    fn marker(value: &str) -> Option<(TokenKind, usize)> {
+        let head = &value.as_bytes()[..value.len().min(Self::MAX_CUSTOM_PREFIX)];
+        (0..head.len())
+            .filter(|&i| i == 0 || head[i - 1] == b'-')
+            .find_map(|i| {
+                Self::MARKERS.iter().find_map(|&(marker, kind)| {
+                    value.as_bytes()[i..]
+                        .starts_with(marker.as_bytes())
+                        .then_some((kind, i + marker.len()))
+                })
+            })
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            TokenKind::JobToken => "CI/CD job token (glcbt-)",
+            TokenKind::AccessToken => "access token (glpat-)",
+            TokenKind::DeployToken => "deploy token (gldt-)",
+            TokenKind::Unknown => "token of unknown kind",
+        }
+    }
+}
+
+/// A token as it may be shown: kind and fingerprint, nothing of the secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Masked {
+    pub kind: TokenKind,
+    pub fingerprint: String,
+}
+
+impl fmt::Display for Masked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}, fingerprint {}", self.kind.describe(), self.fingerprint)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(s: &str) -> Token {
+        Token::new(s.to_owned()).expect("valid token")
+    }
+
+    fn jwt(claims: &str) -> String {
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.c2ln", b64(r#"{"alg":"RS256"}"#), b64(claims))
+    }
+
+    #[test]
+    fn kinds_come_from_the_prefix_even_behind_an_instance_prefix() {
+        assert_eq!(token("glcbt-abc").kind(), TokenKind::JobToken);
+        assert_eq!(token("glpat-abc").kind(), TokenKind::AccessToken);
+        assert_eq!(token("acme-glpat-abc").kind(), TokenKind::AccessToken);
+        assert_eq!(token("gldt-abc").kind(), TokenKind::DeployToken);
+        assert_eq!(token("64_abcdef").kind(), TokenKind::Unknown);
+        assert_eq!(token("xglpat-abc").kind(), TokenKind::Unknown);
+    }
+
+    #[test]
+    fn masked_display_shows_no_character_of_the_secret() {
+        let t = token("glpat-Zq9Xw7Vv");
+        let shown = format!("{} {:?}", t.masked(), t);
+        for secret_char in "Zq9Xw7Vv".chars().filter(|c| !c.is_ascii_hexdigit()) {
+            assert!(!shown.contains(secret_char), "{shown}");
+        }
+        assert!(!shown.contains("Zq9"));
+        assert_eq!(t.fingerprint().len(), 8);
+        assert_ne!(t.fingerprint(), token("glpat-other").fingerprint());
+    }
+
+    #[test]
+    fn invalid_values_are_rejected_with_a_reason() {
+        let err = |s: &str| Token::new(s.to_owned()).unwrap_err();
+        assert_eq!(err(""), InvalidToken::Empty);
+        assert_eq!(err("  \t"), InvalidToken::Whitespace);
+        assert_eq!(err("a\nb"), InvalidToken::Newline);
+        assert_eq!(err("a b"), InvalidToken::ControlOrSpace);
+        assert_eq!(err("a\u{7f}"), InvalidToken::ControlOrSpace);
+        assert_eq!(err(&"a".repeat(MAX_TOKEN_BYTES + 1)), InvalidToken::TooLong);
+    }
+
+    #[test]
+    fn jwt_job_tokens_give_their_expiry() {
+        let t = token(&format!("glcbt-{}", jwt(r#"{"exp":1900000000,"sub":"x"}"#)));
+        assert_eq!(
+            t.jwt_expiry(),
+            Some(UNIX_EPOCH + Duration::from_secs(1_900_000_000))
+        );
+        let t = token(&format!("acme-glcbt-{}", jwt(r#"{"exp":1900000001}"#)));
+        assert!(t.jwt_expiry().is_some());
+        assert_eq!(token(&format!("glcbt-{}", jwt("{}"))).jwt_expiry(), None);
+        assert_eq!(token("glpat-abc.def.ghi").jwt_expiry(), None);
+        assert_eq!(token("glpat-abc").jwt_expiry(), None);
+    }
+}
