@@ -20,11 +20,17 @@ use crate::{helper, logging};
 /// A git credential helper for GitLab CI: answers only your GitLab server, with a token from
 /// an environment variable or a file, so no token is ever written into a remote URL.
 #[derive(Debug, Parser)]
-#[command(name = "git-credential-gitlab-ci", version, allow_external_subcommands = true)]
-#[command(after_help = "Configure git (once, for example in a runner image):\n  \
+#[command(
+    name = "git-credential-gitlab-ci",
+    version,
+    allow_external_subcommands = true
+)]
+#[command(
+    after_help = "Configure git (once, for example in a runner image):\n  \
     git config --global credential.https://gitlab.example.com.helper ''\n  \
     git config --global --add credential.https://gitlab.example.com.helper \"$(command -v git-credential-gitlab-ci)\"\n\n\
-    Logging: GIT_CREDENTIAL_GITLAB_CI_LOG=debug (to stderr; tokens are never logged).")]
+    Logging: GIT_CREDENTIAL_GITLAB_CI_LOG=debug (to stderr; tokens are never logged)."
+)]
 pub struct Cli {
     /// The origin to serve, optionally with a path prefix: https://host[:port][/group].
     /// [env: GIT_CREDENTIAL_GITLAB_CI_URL] [default: CI_SERVER_URL's origin]
@@ -115,7 +121,10 @@ fn flags(cli: &Cli, matches: &ArgMatches) -> Flags {
     let env_idx = indexed("token_env");
     let file_idx = indexed("token_file");
     for (i, name) in cli.token_env.iter().enumerate() {
-        sources.push((env_idx.get(i).copied().unwrap_or(i), TokenSource::Env(name.clone())));
+        sources.push((
+            env_idx.get(i).copied().unwrap_or(i),
+            TokenSource::Env(name.clone()),
+        ));
     }
     for (i, path) in cli.token_file.iter().enumerate() {
         let at = file_idx.get(i).copied().unwrap_or(usize::MAX / 2 + i);
@@ -132,7 +141,8 @@ fn flags(cli: &Cli, matches: &ArgMatches) -> Flags {
 
 fn git_action(command: &Command, flags: &Flags) -> ExitCode {
     logging::init();
-    let request = match read_message(&mut Stdin, READ_TIMEOUT).and_then(|raw| Request::parse(&raw)) {
+    let request = match read_message(&mut Stdin, READ_TIMEOUT).and_then(|raw| Request::parse(&raw))
+    {
         Ok(r) => r,
         Err(why) => {
             tracing::debug!(decision = "refuse", reason = %why);

@@ -51,7 +51,9 @@ impl fmt::Display for Provenance {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Provenance::Flags => f.write_str("command-line flags"),
-            Provenance::Environment => f.write_str("GIT_CREDENTIAL_GITLAB_CI_* environment variables"),
+            Provenance::Environment => {
+                f.write_str("GIT_CREDENTIAL_GITLAB_CI_* environment variables")
+            }
             Provenance::File(p) => write!(f, "config file {}", p.display()),
             Provenance::GitLabJob => f.write_str("the GitLab CI job (CI_SERVER_URL, CI_JOB_TOKEN)"),
         }
@@ -134,9 +136,7 @@ impl Config {
         for path in config_paths(flags, env) {
             let present = match std::fs::read_to_string(&path) {
                 Ok(text) => {
-                    config
-                        .credentials
-                        .extend(config_file::parse(&text, &path)?);
+                    config.credentials.extend(config_file::parse(&text, &path)?);
                     true
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
@@ -164,11 +164,14 @@ impl Config {
 
 /// The credential described by flags and `GIT_CREDENTIAL_GITLAB_CI_*` variables, if either
 /// says anything. Each setting is taken from the highest layer that sets it.
-fn command_line_credential(flags: &Flags, env: &impl Env) -> Result<Option<Credential>, ConfigError> {
+fn command_line_credential(
+    flags: &Flags,
+    env: &impl Env,
+) -> Result<Option<Credential>, ConfigError> {
     let env_sources = env_sources(env);
-    let from_flags =
-        flags.url.is_some() || flags.username.is_some() || !flags.sources.is_empty();
-    let from_env = env.get(ENV_URL).is_some() || env.get(ENV_USERNAME).is_some() || !env_sources.is_empty();
+    let from_flags = flags.url.is_some() || flags.username.is_some() || !flags.sources.is_empty();
+    let from_env =
+        env.get(ENV_URL).is_some() || env.get(ENV_USERNAME).is_some() || !env_sources.is_empty();
     if !from_flags && !from_env {
         return Ok(None);
     }
@@ -241,7 +244,9 @@ pub fn gitlab_server_scope(env: &impl Env) -> Result<Option<Scope>, ConfigError>
     let Some(host) = env.get("CI_SERVER_HOST") else {
         return Ok(None);
     };
-    let protocol = env.get("CI_SERVER_PROTOCOL").unwrap_or_else(|| "https".to_owned());
+    let protocol = env
+        .get("CI_SERVER_PROTOCOL")
+        .unwrap_or_else(|| "https".to_owned());
     let url = match env.get("CI_SERVER_PORT") {
         Some(port) => format!("{protocol}://{host}:{port}"),
         None => format!("{protocol}://{host}"),
@@ -305,7 +310,9 @@ pub fn system_config_path() -> PathBuf {
     #[cfg(windows)]
     {
         let base = std::env::var_os("ProgramData").unwrap_or_else(|| "C:\\ProgramData".into());
-        Path::new(&base).join("git-credential-gitlab-ci").join("config.toml")
+        Path::new(&base)
+            .join("git-credential-gitlab-ci")
+            .join("config.toml")
     }
     #[cfg(not(windows))]
     {
@@ -341,8 +348,14 @@ mod tests {
 
     #[test]
     fn a_gitlab_job_with_no_configuration_serves_its_server_with_the_job_token() {
-        let config = Config::load(&no_files(), &env(&[("CI_SERVER_URL", "https://gitlab.example.com/root")])).unwrap();
-        let [c] = &config.credentials[..] else { panic!("{config:?}") };
+        let config = Config::load(
+            &no_files(),
+            &env(&[("CI_SERVER_URL", "https://gitlab.example.com/root")]),
+        )
+        .unwrap();
+        let [c] = &config.credentials[..] else {
+            panic!("{config:?}")
+        };
         assert_eq!(c.scope.to_string(), "https://gitlab.example.com");
         assert_eq!(c.username, "gitlab-ci-token");
         assert_eq!(c.sources, [TokenSource::Env("CI_JOB_TOKEN".into())]);
@@ -351,14 +364,24 @@ mod tests {
 
     #[test]
     fn the_split_server_variables_are_used_without_ci_server_url() {
-        let vars = env(&[("CI_SERVER_HOST", "gitlab.example.com"), ("CI_SERVER_PORT", "8443"), ("CI_SERVER_PROTOCOL", "https")]);
+        let vars = env(&[
+            ("CI_SERVER_HOST", "gitlab.example.com"),
+            ("CI_SERVER_PORT", "8443"),
+            ("CI_SERVER_PROTOCOL", "https"),
+        ]);
         let config = Config::load(&no_files(), &vars).unwrap();
-        assert_eq!(config.credentials[0].scope.to_string(), "https://gitlab.example.com:8443");
+        assert_eq!(
+            config.credentials[0].scope.to_string(),
+            "https://gitlab.example.com:8443"
+        );
     }
 
     #[test]
     fn nothing_configured_outside_a_job_serves_nothing() {
-        assert!(Config::load(&no_files(), &env(&[])).unwrap().credentials.is_empty());
+        assert!(Config::load(&no_files(), &env(&[]))
+            .unwrap()
+            .credentials
+            .is_empty());
     }
 
     #[test]
@@ -367,12 +390,19 @@ mod tests {
             url: Some("https://flag.example".into()),
             ..no_files()
         };
-        let vars = env(&[(ENV_URL, "https://env.example"), (ENV_USERNAME, "env-user"), (ENV_TOKEN_ENV, "A, B")]);
+        let vars = env(&[
+            (ENV_URL, "https://env.example"),
+            (ENV_USERNAME, "env-user"),
+            (ENV_TOKEN_ENV, "A, B"),
+        ]);
         let config = Config::load(&flags, &vars).unwrap();
         let c = &config.credentials[0];
         assert_eq!(c.scope.to_string(), "https://flag.example");
         assert_eq!(c.username, "env-user");
-        assert_eq!(c.sources, [TokenSource::Env("A".into()), TokenSource::Env("B".into())]);
+        assert_eq!(
+            c.sources,
+            [TokenSource::Env("A".into()), TokenSource::Env("B".into())]
+        );
         assert_eq!(c.provenance, Provenance::Flags);
     }
 
@@ -385,8 +415,15 @@ mod tests {
         let err = Config::load(&flags, &env(&[])).unwrap_err();
         assert!(matches!(err, ConfigError::NoUrl));
         let config = Config::load(&flags, &env(&[("CI_SERVER_URL", "https://g.example")])).unwrap();
-        assert_eq!(config.credentials.len(), 1, "the job credential is shadowed");
-        assert_eq!(config.credentials[0].sources, [TokenSource::Env("MY_TOKEN".into())]);
+        assert_eq!(
+            config.credentials.len(),
+            1,
+            "the job credential is shadowed"
+        );
+        assert_eq!(
+            config.credentials[0].sources,
+            [TokenSource::Env("MY_TOKEN".into())]
+        );
     }
 
     #[test]

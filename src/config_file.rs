@@ -18,7 +18,10 @@ use std::time::SystemTime;
 
 use toml::{Table, Value};
 
-use crate::config::{checked_username, parse_scope, ConfigError, Credential, Provenance, DEFAULT_TOKEN_ENV, DEFAULT_USERNAME};
+use crate::config::{
+    checked_username, parse_scope, ConfigError, Credential, Provenance, DEFAULT_TOKEN_ENV,
+    DEFAULT_USERNAME,
+};
 use crate::source::TokenSource;
 
 const CREDENTIAL_KEYS: [&str; 5] = ["url", "username", "token_env", "token_file", "expires"];
@@ -49,13 +52,25 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Credential>, ConfigError> {
             ("credential", Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
                     let Value::Table(t) = item else {
-                        return Err(fail(format!("credential #{}: must be a table ([[credential]])", i + 1)));
+                        return Err(fail(format!(
+                            "credential #{}: must be a table ([[credential]])",
+                            i + 1
+                        )));
                     };
                     credentials.push(credential(t, i + 1, path).map_err(fail)?);
                 }
             }
-            ("credential", _) => return Err(fail("`credential` must be written as [[credential]] tables".into())),
-            (other, _) => return Err(fail(format!("unknown key `{}`; expected [[credential]] tables", printable_key(other)))),
+            ("credential", _) => {
+                return Err(fail(
+                    "`credential` must be written as [[credential]] tables".into(),
+                ))
+            }
+            (other, _) => {
+                return Err(fail(format!(
+                    "unknown key `{}`; expected [[credential]] tables",
+                    printable_key(other)
+                )))
+            }
         }
     }
     Ok(credentials)
@@ -84,18 +99,27 @@ fn credential(t: &Table, number: usize, path: &Path) -> Result<Credential, Strin
     };
     let scope = parse_scope(url, &at("url")).map_err(|e| e.to_string())?;
     let username = match t.get("username") {
-        Some(Value::String(name)) => checked_username(name, &at("username")).map_err(|e| e.to_string())?,
+        Some(Value::String(name)) => {
+            checked_username(name, &at("username")).map_err(|e| e.to_string())?
+        }
         Some(_) => return Err(format!("{}: must be a string", at("username"))),
         None => DEFAULT_USERNAME.to_owned(),
     };
     let mut sources = Vec::new();
-    for name in strings(t, "token_env").map_err(|()| format!("{}: must be a string or a list of strings", at("token_env")))? {
+    for name in strings(t, "token_env")
+        .map_err(|()| format!("{}: must be a string or a list of strings", at("token_env")))?
+    {
         if name.is_empty() || name.contains('=') || name.contains('\0') {
             return Err(format!("{}: not a valid variable name", at("token_env")));
         }
         sources.push(TokenSource::Env(name));
     }
-    for file in strings(t, "token_file").map_err(|()| format!("{}: must be a string or a list of strings", at("token_file")))? {
+    for file in strings(t, "token_file").map_err(|()| {
+        format!(
+            "{}: must be a string or a list of strings",
+            at("token_file")
+        )
+    })? {
         if file.is_empty() {
             return Err(format!("{}: empty path", at("token_file")));
         }
@@ -106,8 +130,18 @@ fn credential(t: &Table, number: usize, path: &Path) -> Result<Credential, Strin
     }
     let expires = match t.get("expires") {
         None => None,
-        Some(Value::String(s)) => Some(parse_expiry(s).ok_or_else(|| format!("{}: use YYYY-MM-DD or an RFC 3339 time such as 2027-01-31T12:00:00Z", at("expires")))?),
-        Some(Value::Datetime(d)) => Some(parse_expiry(&d.to_string()).ok_or_else(|| format!("{}: needs a date, or a date and time with offset", at("expires")))?),
+        Some(Value::String(s)) => Some(parse_expiry(s).ok_or_else(|| {
+            format!(
+                "{}: use YYYY-MM-DD or an RFC 3339 time such as 2027-01-31T12:00:00Z",
+                at("expires")
+            )
+        })?),
+        Some(Value::Datetime(d)) => Some(parse_expiry(&d.to_string()).ok_or_else(|| {
+            format!(
+                "{}: needs a date, or a date and time with offset",
+                at("expires")
+            )
+        })?),
         Some(_) => return Err(format!("{}: must be a date", at("expires"))),
     };
     Ok(Credential {
@@ -159,7 +193,9 @@ pub fn parse_expiry(s: &str) -> Option<SystemTime> {
 /// A key is shown only if it looks like a key; anything else might be a pasted secret.
 fn printable_key(key: &str) -> &str {
     let looks_like_key = key.len() <= 32
-        && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if looks_like_key {
         key
     } else {
@@ -184,7 +220,9 @@ mod tests {
     }
 
     fn parse_err(text: &str) -> String {
-        parse(text, Path::new("/etc/x.toml")).unwrap_err().to_string()
+        parse(text, Path::new("/etc/x.toml"))
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -206,7 +244,10 @@ mod tests {
         assert_eq!(creds.len(), 2);
         assert_eq!(creds[0].username, "gitlab+deploy-token-42");
         assert_eq!(creds[0].scope.path.as_deref(), Some("deploy-group"));
-        assert_eq!(creds[0].expires, Some(UNIX_EPOCH + Duration::from_secs(1_801_353_600)));
+        assert_eq!(
+            creds[0].expires,
+            Some(UNIX_EPOCH + Duration::from_secs(1_801_353_600))
+        );
         assert_eq!(creds[1].username, "gitlab-ci-token");
         assert_eq!(creds[1].sources.len(), 4);
     }
@@ -235,10 +276,16 @@ mod tests {
             assert!(!err.contains("Zq9X"), "{err}");
             assert!(err.starts_with("config file /etc/x.toml: "), "{err}");
         }
-        assert!(parse_err("[[credential]]\nurl = \"https://h\"\ntoken = \"x\"").contains("must never hold a token"));
+        assert!(
+            parse_err("[[credential]]\nurl = \"https://h\"\ntoken = \"x\"")
+                .contains("must never hold a token")
+        );
         assert!(parse_err("[[credential]]\nusername = \"u\"").contains("`url` is required"));
         assert!(parse_err("[[credential]]\nurl = 3").contains("must be a string"));
-        assert!(parse_err("[[credential]]\nurl = \"h\"\n[[credential]]\nurl = \"https://h\"").contains("credential #1, `url`"));
+        assert!(
+            parse_err("[[credential]]\nurl = \"h\"\n[[credential]]\nurl = \"https://h\"")
+                .contains("credential #1, `url`")
+        );
         assert!(parse_err("x = [").contains("not valid TOML at line 1"));
     }
 }

@@ -28,30 +28,43 @@ pub enum Outcome {
 pub fn get(request: &Request, config: &Config, out: &mut impl Write) -> io::Result<Outcome> {
     let credential = match decide(request, &config.credentials) {
         Decision::Answer(c) => c,
-        Decision::Refuse(why) => return Ok(refused(why)),
+        Decision::Refuse(why) => return Ok(refused(why, request)),
     };
     let Some((_, token)) = first_token(&credential.sources) else {
-        return Ok(refused(Refusal::TokenUnavailable));
+        return Ok(refused(Refusal::TokenUnavailable, request));
     };
     let expiry = expiry(credential, &token);
     Response {
         username: &credential.username,
         password: token.secret(),
-        password_expiry_utc: expiry.and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_secs()),
+        password_expiry_utc: expiry
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs()),
     }
     .write_to(out)?;
+    tracing::info!(
+        decision = "answer",
+        origin = %credential.scope,
+        username = %credential.username,
+        token = %token.masked(),
+        from = %credential.provenance,
+    );
     let outcome = Outcome::Answered {
         scope: credential.scope.to_string(),
         username: credential.username.clone(),
         token: token.masked(),
         expiry,
     };
-    tracing::info!(decision = "answer", ?outcome);
     Ok(outcome)
 }
 
-fn refused(why: Refusal) -> Outcome {
-    tracing::debug!(decision = "refuse", reason = %why);
+fn refused(why: Refusal, request: &Request) -> Outcome {
+    tracing::info!(
+        decision = "refuse",
+        reason = %why,
+        protocol = request.protocol.as_deref().unwrap_or(""),
+        host = request.host.as_deref().unwrap_or(""),
+    );
     Outcome::Refused(why)
 }
 

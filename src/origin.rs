@@ -275,7 +275,12 @@ mod tests {
         for host in ["gitlab.example.com.", "gitlab.example.com.attacker.example"] {
             assert_ne!(origin("https", host).unwrap(), served, "{host}");
         }
-        for host in ["user@gitlab.example.com", "gitlab%2eexample.com", "gitlab.example.\u{212A}om", ""] {
+        for host in [
+            "user@gitlab.example.com",
+            "gitlab%2eexample.com",
+            "gitlab.example.\u{212A}om",
+            "",
+        ] {
             assert!(origin("https", host).is_err(), "{host}");
         }
     }
@@ -283,7 +288,11 @@ mod tests {
     #[test]
     fn ports_must_be_in_range() {
         for host in ["h:0", "h:65536", "h:", "h:+1", "h:1:2", "h:999999"] {
-            assert_eq!(origin("https", host).unwrap_err(), OriginError::BadPort, "{host}");
+            assert_eq!(
+                origin("https", host).unwrap_err(),
+                OriginError::BadPort,
+                "{host}"
+            );
         }
     }
 
@@ -305,9 +314,18 @@ mod tests {
 
     #[test]
     fn served_urls_reject_credentials_queries_and_odd_paths() {
-        assert_eq!(Scope::parse("https://u:p@h").unwrap_err(), OriginError::Userinfo);
-        assert_eq!(Scope::parse("https://h/?x").unwrap_err(), OriginError::QueryOrFragment);
-        assert_eq!(Scope::parse("https://h/a/../b").unwrap_err(), OriginError::BadPath);
+        assert_eq!(
+            Scope::parse("https://u:p@h").unwrap_err(),
+            OriginError::Userinfo
+        );
+        assert_eq!(
+            Scope::parse("https://h/?x").unwrap_err(),
+            OriginError::QueryOrFragment
+        );
+        assert_eq!(
+            Scope::parse("https://h/a/../b").unwrap_err(),
+            OriginError::BadPath
+        );
         assert_eq!(Scope::parse("h").unwrap_err(), OriginError::Scheme);
         let s = Scope::parse("https://h:8443/group/sub/").unwrap();
         assert_eq!(s.path.as_deref(), Some("group/sub"));

@@ -21,7 +21,9 @@ pub enum Decision<'c> {
 #[serde(rename_all = "snake_case", tag = "reason")]
 pub enum Refusal {
     /// The request could not be read as git writes requests.
-    Malformed { problem: String },
+    Malformed {
+        problem: String,
+    },
     MissingProtocol,
     MissingHost,
     /// `protocol=cert`: git asks for a client certificate's passphrase, never ours to give.
@@ -56,7 +58,9 @@ impl fmt::Display for Refusal {
             Refusal::BadHost => "the host is not a valid host name and port",
             Refusal::InsecureProtocol => "plain http to a host served over https",
             Refusal::OriginNotServed => "scheme, host and port match no served origin",
-            Refusal::PathNotServed => "the path is outside every served path prefix (is credential.useHttpPath set?)",
+            Refusal::PathNotServed => {
+                "the path is outside every served path prefix (is credential.useHttpPath set?)"
+            }
             Refusal::UsernameMismatch => "the request's username differs from the served one",
             Refusal::NothingConfigured => "nothing is configured to serve",
             Refusal::TokenUnavailable => "no token source holds a usable token",
@@ -179,22 +183,58 @@ mod tests {
     fn answers_the_exact_origin_only() {
         let creds = [cred("https://gitlab.example.com", "gitlab-ci-token")];
         let yes = Ok("https://gitlab.example.com as gitlab-ci-token".to_owned());
-        assert_eq!(outcome("protocol=https\nhost=gitlab.example.com\n", &creds), yes);
-        assert_eq!(outcome("protocol=https\nhost=GITLAB.example.com:443\n", &creds), yes);
-        assert_eq!(outcome("url=https://gitlab.example.com/g/p.git\n", &creds), yes);
+        assert_eq!(
+            outcome("protocol=https\nhost=gitlab.example.com\n", &creds),
+            yes
+        );
+        assert_eq!(
+            outcome("protocol=https\nhost=GITLAB.example.com:443\n", &creds),
+            yes
+        );
+        assert_eq!(
+            outcome("url=https://gitlab.example.com/g/p.git\n", &creds),
+            yes
+        );
         for (text, why) in [
-            ("protocol=https\nhost=gitlab.example.com:8443\n", Refusal::OriginNotServed),
-            ("protocol=https\nhost=gitlab.example.com.attacker.example\n", Refusal::OriginNotServed),
-            ("protocol=https\nhost=gitlab.example.com.\n", Refusal::OriginNotServed),
-            ("protocol=https\nhost=attacker-gitlab.example.com\n", Refusal::OriginNotServed),
-            ("protocol=http\nhost=gitlab.example.com\n", Refusal::InsecureProtocol),
-            ("protocol=cert\nhost=\npath=/etc/cert.p12\n", Refusal::CertificateRequest),
+            (
+                "protocol=https\nhost=gitlab.example.com:8443\n",
+                Refusal::OriginNotServed,
+            ),
+            (
+                "protocol=https\nhost=gitlab.example.com.attacker.example\n",
+                Refusal::OriginNotServed,
+            ),
+            (
+                "protocol=https\nhost=gitlab.example.com.\n",
+                Refusal::OriginNotServed,
+            ),
+            (
+                "protocol=https\nhost=attacker-gitlab.example.com\n",
+                Refusal::OriginNotServed,
+            ),
+            (
+                "protocol=http\nhost=gitlab.example.com\n",
+                Refusal::InsecureProtocol,
+            ),
+            (
+                "protocol=cert\nhost=\npath=/etc/cert.p12\n",
+                Refusal::CertificateRequest,
+            ),
             ("protocol=https\nhost=\n", Refusal::MissingHost),
             ("protocol=https\n", Refusal::MissingHost),
             ("host=gitlab.example.com\n", Refusal::MissingProtocol),
-            ("protocol=ssh\nhost=gitlab.example.com\n", Refusal::UnsupportedProtocol),
-            ("protocol=https\nhost=me@gitlab.example.com\n", Refusal::BadHost),
-            ("protocol=https\nhost=gitlab.example.com:0\n", Refusal::BadHost),
+            (
+                "protocol=ssh\nhost=gitlab.example.com\n",
+                Refusal::UnsupportedProtocol,
+            ),
+            (
+                "protocol=https\nhost=me@gitlab.example.com\n",
+                Refusal::BadHost,
+            ),
+            (
+                "protocol=https\nhost=gitlab.example.com:0\n",
+                Refusal::BadHost,
+            ),
         ] {
             assert_eq!(outcome(text, &creds), Err(why), "{text:?}");
         }
@@ -218,10 +258,22 @@ mod tests {
             cred("https://h/deploy/deeper", "deepest"),
         ];
         let got = |t: &str| outcome(t, &creds).unwrap();
-        assert_eq!(got("protocol=https\nhost=h\npath=deploy/p.git\n"), "https://h/deploy as deployer");
-        assert_eq!(got("protocol=https\nhost=h\npath=deploy/deeper/p.git\n"), "https://h/deploy/deeper as deepest");
-        assert_eq!(got("protocol=https\nhost=h\npath=deployment/p.git\n"), "https://h as gitlab-ci-token");
-        assert_eq!(got("protocol=https\nhost=h\n"), "https://h as gitlab-ci-token");
+        assert_eq!(
+            got("protocol=https\nhost=h\npath=deploy/p.git\n"),
+            "https://h/deploy as deployer"
+        );
+        assert_eq!(
+            got("protocol=https\nhost=h\npath=deploy/deeper/p.git\n"),
+            "https://h/deploy/deeper as deepest"
+        );
+        assert_eq!(
+            got("protocol=https\nhost=h\npath=deployment/p.git\n"),
+            "https://h as gitlab-ci-token"
+        );
+        assert_eq!(
+            got("protocol=https\nhost=h\n"),
+            "https://h as gitlab-ci-token"
+        );
         assert_eq!(
             got("protocol=https\nhost=h\npath=deploy/p.git\nusername=gitlab-ci-token\n"),
             "https://h as gitlab-ci-token"
@@ -231,7 +283,10 @@ mod tests {
     #[test]
     fn a_path_scoped_credential_needs_the_path() {
         let creds = [cred("https://h/deploy", "deployer")];
-        assert_eq!(outcome("protocol=https\nhost=h\n", &creds), Err(Refusal::PathNotServed));
+        assert_eq!(
+            outcome("protocol=https\nhost=h\n", &creds),
+            Err(Refusal::PathNotServed)
+        );
         assert_eq!(
             outcome("protocol=https\nhost=h\npath=other/p.git\n", &creds),
             Err(Refusal::PathNotServed)
@@ -241,18 +296,27 @@ mod tests {
     #[test]
     fn on_a_tie_the_higher_layer_wins() {
         let creds = [cred("https://h", "first"), cred("https://h", "second")];
-        assert_eq!(outcome("protocol=https\nhost=h\n", &creds).unwrap(), "https://h as first");
+        assert_eq!(
+            outcome("protocol=https\nhost=h\n", &creds).unwrap(),
+            "https://h as first"
+        );
     }
 
     #[test]
     fn a_plain_http_origin_can_be_served_when_configured_so() {
         let creds = [cred("http://h:8080", "u")];
         assert!(outcome("protocol=http\nhost=h:8080\n", &creds).is_ok());
-        assert_eq!(outcome("protocol=https\nhost=h:8080\n", &creds), Err(Refusal::OriginNotServed));
+        assert_eq!(
+            outcome("protocol=https\nhost=h:8080\n", &creds),
+            Err(Refusal::OriginNotServed)
+        );
     }
 
     #[test]
     fn nothing_configured_is_its_own_reason() {
-        assert_eq!(outcome("protocol=https\nhost=h\n", &[]), Err(Refusal::NothingConfigured));
+        assert_eq!(
+            outcome("protocol=https\nhost=h\n", &[]),
+            Err(Refusal::NothingConfigured)
+        );
     }
 }

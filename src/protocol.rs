@@ -393,7 +393,8 @@ mod tests {
 
     #[test]
     fn url_resets_what_came_before_and_is_split_like_git_does() {
-        let r = parse("host=before\npath=x\nusername=u\nurl=https://me@gitlab.example:8443/g/p.git/\n");
+        let r =
+            parse("host=before\npath=x\nusername=u\nurl=https://me@gitlab.example:8443/g/p.git/\n");
         assert_eq!(r.protocol.as_deref(), Some("https"));
         assert_eq!(r.host.as_deref(), Some("gitlab.example:8443"));
         assert_eq!(r.path.as_deref(), Some("g/p.git"));
@@ -409,7 +410,10 @@ mod tests {
         assert_eq!(err, Malformed::ControlCharacterInUrl);
         let err = Request::parse(b"url=https://a%00b/\n").unwrap_err();
         assert_eq!(err, Malformed::ControlCharacterInUrl);
-        assert_eq!(Request::parse(b"url=nonsense\n").unwrap_err(), Malformed::BadUrl);
+        assert_eq!(
+            Request::parse(b"url=nonsense\n").unwrap_err(),
+            Malformed::BadUrl
+        );
     }
 
     #[test]
@@ -455,7 +459,9 @@ mod tests {
 
     #[test]
     fn encode_is_the_inverse_of_parse() {
-        let r = parse("protocol=https\nhost=h:1\npath=g/p\nusername=u\npassword=s\ncapability[]=authtype\n");
+        let r = parse(
+            "protocol=https\nhost=h:1\npath=g/p\nusername=u\npassword=s\ncapability[]=authtype\n",
+        );
         assert_eq!(Request::parse(&r.encode()).unwrap(), r);
     }
 

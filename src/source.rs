@@ -125,7 +125,8 @@ fn read_file(path: &Path) -> Result<Token, Unavailable> {
     if buf.is_empty() {
         return Err(Unavailable::Empty);
     }
-    let text = std::str::from_utf8(&buf).map_err(|_| Unavailable::Invalid(InvalidToken::NotUtf8))?;
+    let text =
+        std::str::from_utf8(&buf).map_err(|_| Unavailable::Invalid(InvalidToken::NotUtf8))?;
     Token::new(text.to_owned()).map_err(|e| match e {
         InvalidToken::Empty => Unavailable::Empty,
         other => Unavailable::Invalid(other),
@@ -137,7 +138,9 @@ fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32 | rustix::fs::OFlags::NOCTTY.bits() as i32)
+        .custom_flags(
+            rustix::fs::OFlags::NONBLOCK.bits() as i32 | rustix::fs::OFlags::NOCTTY.bits() as i32,
+        )
         .open(path)
 }
 
@@ -224,11 +227,20 @@ mod tests {
     #[test]
     fn unusable_files_say_why() {
         let empty = file_with(b"\n");
-        assert_eq!(TokenSource::File(empty.path().into()).read().unwrap_err(), Unavailable::Empty);
+        assert_eq!(
+            TokenSource::File(empty.path().into()).read().unwrap_err(),
+            Unavailable::Empty
+        );
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(TokenSource::File(dir.path().into()).read().unwrap_err(), Unavailable::NotAFile);
+        assert_eq!(
+            TokenSource::File(dir.path().into()).read().unwrap_err(),
+            Unavailable::NotAFile
+        );
         let missing = dir.path().join("missing");
-        assert_eq!(TokenSource::File(missing).read().unwrap_err(), Unavailable::NotFound);
+        assert_eq!(
+            TokenSource::File(missing).read().unwrap_err(),
+            Unavailable::NotFound
+        );
         let big = file_with(&vec![b'a'; MAX_TOKEN_BYTES + 1]);
         assert_eq!(
             TokenSource::File(big.path().into()).read().unwrap_err(),
@@ -241,8 +253,16 @@ mod tests {
     fn a_fifo_is_refused_instead_of_blocking() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
-        assert_eq!(TokenSource::File(fifo).read().unwrap_err(), Unavailable::NotAFile);
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        assert_eq!(
+            TokenSource::File(fifo).read().unwrap_err(),
+            Unavailable::NotAFile
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::config::{Config, ConfigError, ConfigFileState, Credential, Provenance, DEFAULT_USERNAME};
+use crate::config::{
+    Config, ConfigError, ConfigFileState, Credential, Provenance, DEFAULT_USERNAME,
+};
 use crate::helper::expiry;
 use crate::source::{resolve_all, TokenSource, Unavailable};
 use crate::token::{Masked, TokenKind};
@@ -205,7 +207,10 @@ fn credential_report(c: &Credential, now: SystemTime) -> CredentialReport {
     if let Some(t) = token {
         if t.kind() == TokenKind::JobToken && c.username != DEFAULT_USERNAME {
             lines.push(Line::problem(
-                format!("a CI/CD job token must be sent with the username {DEFAULT_USERNAME}, not {}", c.username),
+                format!(
+                    "a CI/CD job token must be sent with the username {DEFAULT_USERNAME}, not {}",
+                    c.username
+                ),
                 format!("remove --username, or set it to {DEFAULT_USERNAME}"),
             ));
         }
@@ -223,7 +228,10 @@ fn credential_report(c: &Credential, now: SystemTime) -> CredentialReport {
     }
     if c.is_plain_http() {
         lines.push(Line::warning(
-            format!("{} is plain http: the token crosses the network unencrypted", c.scope.origin),
+            format!(
+                "{} is plain http: the token crosses the network unencrypted",
+                c.scope.origin
+            ),
             "serve GitLab over https and use an https:// URL",
         ));
     }
@@ -263,7 +271,10 @@ fn expiry_line(at: SystemTime, now: SystemTime) -> Line {
         ),
         Ok(left) => Line::ok(format!("the token expires at {when}, in {}", rounded(left))),
         Err(e) => Line::problem(
-            format!("the token expired at {when}, {} ago: git will ignore it", rounded(e.duration())),
+            format!(
+                "the token expired at {when}, {} ago: git will ignore it",
+                rounded(e.duration())
+            ),
             "provide a fresh token (a job token lives only as long as its job)",
         ),
     }

@@ -189,7 +189,12 @@ pub struct Masked {
 
 impl fmt::Display for Masked {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}, fingerprint {}", self.kind.describe(), self.fingerprint)
+        write!(
+            f,
+            "{}, fingerprint {}",
+            self.kind.describe(),
+            self.fingerprint
+        )
     }
 }
 

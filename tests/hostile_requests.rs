@@ -1,0 +1,202 @@
+//! Hostile and odd requests, fed to the real binary: each one gets no answer, no panic, no
+//! hang and no word on stderr, while the same configuration answers a proper request.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::helper::{run_helper, HelperRun, TOKEN};
+
+const SERVED: &str = "https://gitlab.example.com";
+
+fn served() -> Vec<(&'static str, String)> {
+    vec![
+        ("CI_SERVER_URL", SERVED.to_owned()),
+        ("CI_JOB_TOKEN", TOKEN.to_owned()),
+    ]
+}
+
+fn get(input: &[u8]) -> HelperRun {
+    run_helper(&["get"], input, &served())
+}
+
+#[test]
+fn the_served_origin_is_answered() {
+    let run = get(b"protocol=https\nhost=gitlab.example.com\n");
+    run.assert_answered("gitlab-ci-token", TOKEN);
+}
+
+#[test]
+fn hostile_and_odd_requests_get_silence() {
+    let long_host = format!("protocol=https\nhost={}\n", "a".repeat(200_000));
+    let huge = format!(
+        "protocol=https\nhost=gitlab.example.com\nwwwauth[]={}\n",
+        "x".repeat(2 << 20)
+    );
+    let rows: Vec<(&str, Vec<u8>)> = vec![
+        ("empty input", b"".to_vec()),
+        ("only a blank line", b"\n".to_vec()),
+        (
+            "LF smuggled through url=",
+            b"url=https://evil.example%0ahost=gitlab.example.com\n".to_vec(),
+        ),
+        (
+            "CR in host",
+            b"protocol=https\nhost=gitlab.example.com\r\n".to_vec(),
+        ),
+        (
+            "CR in protocol",
+            b"protocol=https\r\nhost=gitlab.example.com\n".to_vec(),
+        ),
+        (
+            "CR in path",
+            b"protocol=https\nhost=gitlab.example.com\npath=a\rb\n".to_vec(),
+        ),
+        (
+            "CR in username",
+            b"protocol=https\nhost=gitlab.example.com\nusername=a\rb\n".to_vec(),
+        ),
+        (
+            "NUL in host",
+            b"protocol=https\nhost=gitlab.example.com\0.evil\n".to_vec(),
+        ),
+        (
+            "NUL in protocol",
+            b"protocol=ht\0tps\nhost=gitlab.example.com\n".to_vec(),
+        ),
+        (
+            "NUL in url",
+            b"url=https://gitlab.example.com%00.evil/\n".to_vec(),
+        ),
+        (
+            "CR in url",
+            b"url=https://gitlab.example.com%0d/\n".to_vec(),
+        ),
+        (
+            "not UTF-8",
+            b"protocol=https\nhost=gitlab.example.com\nx=\xff\xfe\n".to_vec(),
+        ),
+        (
+            "line without =",
+            b"protocol=https\nhost=gitlab.example.com\ngarbage\n".to_vec(),
+        ),
+        (
+            "plain http",
+            b"protocol=http\nhost=gitlab.example.com\n".to_vec(),
+        ),
+        ("empty host", b"protocol=https\nhost=\n".to_vec()),
+        ("no host", b"protocol=https\n".to_vec()),
+        ("no protocol", b"host=gitlab.example.com\n".to_vec()),
+        (
+            "cert request",
+            b"protocol=cert\nhost=\npath=/home/me/cert.p12\n".to_vec(),
+        ),
+        (
+            "another port",
+            b"protocol=https\nhost=gitlab.example.com:8443\n".to_vec(),
+        ),
+        (
+            "suffix lookalike",
+            b"protocol=https\nhost=gitlab.example.com.attacker.example\n".to_vec(),
+        ),
+        (
+            "prefix lookalike",
+            b"protocol=https\nhost=attacker-gitlab.example.com\n".to_vec(),
+        ),
+        (
+            "trailing dot",
+            b"protocol=https\nhost=gitlab.example.com.\n".to_vec(),
+        ),
+        (
+            "userinfo in host",
+            b"protocol=https\nhost=x@gitlab.example.com\n".to_vec(),
+        ),
+        (
+            "percent-encoded host",
+            b"protocol=https\nhost=gitlab%2eexample.com\n".to_vec(),
+        ),
+        (
+            "port zero",
+            b"protocol=https\nhost=gitlab.example.com:0\n".to_vec(),
+        ),
+        (
+            "port out of range",
+            b"protocol=https\nhost=gitlab.example.com:70000\n".to_vec(),
+        ),
+        (
+            "another username",
+            b"protocol=https\nhost=gitlab.example.com\nusername=root\n".to_vec(),
+        ),
+        (
+            "url= resets the served host",
+            b"protocol=https\nhost=gitlab.example.com\nurl=https://other.example\n".to_vec(),
+        ),
+        (
+            "last host wins",
+            b"protocol=https\nhost=gitlab.example.com\nhost=other.example\n".to_vec(),
+        ),
+        ("ssh", b"protocol=ssh\nhost=gitlab.example.com\n".to_vec()),
+        ("host too long to be real", long_host.into_bytes()),
+        ("request over the size cap", huge.into_bytes()),
+    ];
+    for (name, input) in rows {
+        get(&input).assert_silent(name);
+    }
+}
+
+#[test]
+fn unknown_actions_store_and_erase_are_silent() {
+    let input = format!(
+        "protocol=https\nhost=gitlab.example.com\nusername=gitlab-ci-token\npassword={TOKEN}\n"
+    );
+    for action in ["store", "erase", "frobnicate", "capability"] {
+        run_helper(&[action], input.as_bytes(), &served()).assert_silent(action);
+    }
+}
+
+#[test]
+fn a_stdin_that_never_closes_ends_in_silence_not_a_hang() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_git-credential-gitlab-ci"))
+        .arg("get")
+        .env_clear()
+        .envs(served())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"protocol=https\nhost=gitlab.example.com\n")
+        .unwrap();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the helper hung on an open stdin"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    HelperRun::from(out).assert_silent("stdin never closed");
+}
+
+#[test]
+fn a_token_that_is_unusable_is_never_sent() {
+    for (name, token) in [
+        ("empty", ""),
+        ("whitespace", "   "),
+        ("newline", "glpat-a\nhost=evil"),
+        ("space inside", "glpat-a b"),
+        ("over 64 KiB", &"a".repeat(70 * 1024)),
+    ] {
+        let env = vec![
+            ("CI_SERVER_URL", SERVED.to_owned()),
+            ("CI_JOB_TOKEN", token.to_owned()),
+        ];
+        run_helper(&["get"], b"protocol=https\nhost=gitlab.example.com\n", &env)
+            .assert_silent(name);
+    }
+}

@@ -1,0 +1,8 @@
+//! The single integration-test binary; every test module is declared here so
+//! the harness in `support/` is compiled once.
+
+mod support;
+
+mod hostile_requests;
+mod push_through_helper;
+mod server_selftest;

@@ -1,0 +1,292 @@
+//! The product's promise, end to end: real git, a real TLS smart-HTTP server that demands
+//! Basic auth, our helper configured by absolute path, plain remote URLs. Clones and pushes
+//! succeed, the server sees the right credential, no other origin sees any, and the token is
+//! found nowhere on disk or in our output.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+
+use base64::Engine as _;
+
+use crate::support::git_server::GitServer;
+use crate::support::helper::{binary, TOKEN};
+use crate::support::sandbox::Sandbox;
+
+const PROJECT: &str = "group/project.git";
+
+/// A sandbox that trusts the test CA and has our helper for `scope` only, after a reset,
+/// exactly as the README tells users to configure it.
+fn sandbox_with_helper(scope: &str, helper_args: &str) -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.trust(&GitServer::ca_pem_path());
+    let key = format!("credential.{scope}.helper");
+    sandbox.run_ok(&["config", "--global", &key, ""]);
+    let helper = format!("{} {helper_args}", binary()).trim_end().to_owned();
+    sandbox.run_ok(&["config", "--global", "--add", &key, &helper]);
+    sandbox
+}
+
+/// Clones, commits and pushes; returns the pushed commit.
+fn clone_commit_push(sandbox: &Sandbox, url: &str) -> String {
+    sandbox.run_ok(&["clone", "--quiet", url, "clone"]);
+    let clone = sandbox.work().join("clone");
+    std::fs::write(clone.join("VERSION"), "1.2.3\n").unwrap();
+    let in_clone = |args: &[&str]| {
+        let mut full = vec!["-C", "clone"];
+        full.extend_from_slice(args);
+        sandbox.run_ok(&full)
+    };
+    in_clone(&["add", "VERSION"]);
+    in_clone(&["commit", "--quiet", "-m", "Bump version"]);
+    in_clone(&["tag", "v1.2.3"]);
+    in_clone(&["push", "--quiet", "origin", "main", "v1.2.3"]);
+    let head = in_clone(&["rev-parse", "HEAD"]);
+    String::from_utf8(head.stdout).unwrap().trim().to_owned()
+}
+
+fn server_ref(server: &GitServer, reference: &str) -> String {
+    let out = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(server.repo_path(PROJECT))
+        .args(["rev-parse", reference])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Every way the token could be written down: verbatim, and as HTTP Basic would encode it.
+fn token_forms(username: &str, token: &str) -> Vec<Vec<u8>> {
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{token}"));
+    vec![token.as_bytes().to_vec(), basic.into_bytes()]
+}
+
+fn assert_nowhere_under(dir: &Path, forms: &[Vec<u8>]) {
+    let mut stack = vec![dir.to_path_buf()];
+    let mut files = 0;
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file() {
+                files += 1;
+                let data = std::fs::read(entry.path()).unwrap();
+                for form in forms {
+                    assert!(
+                        !data.windows(form.len()).any(|w| w == &form[..]),
+                        "the token is written in {}",
+                        entry.path().display()
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        files > 10,
+        "the scan saw only {files} files: wrong directory?"
+    );
+}
+
+#[test]
+fn clone_and_push_in_a_gitlab_job_with_only_ci_variables() {
+    let server = GitServer::start_local("gitlab-ci-token", TOKEN);
+    server.create_repo(PROJECT);
+    let sandbox = sandbox_with_helper(&server.url(), "");
+    sandbox
+        .env("CI_SERVER_URL", server.url())
+        .env("CI_JOB_TOKEN", TOKEN)
+        .env("GIT_CREDENTIAL_GITLAB_CI_LOG", "trace");
+
+    let url = format!("{}/{PROJECT}", server.url());
+    let pushed = clone_commit_push(&sandbox, &url);
+
+    assert_eq!(server_ref(&server, "refs/heads/main"), pushed);
+    assert_eq!(server_ref(&server, "refs/tags/v1.2.3^{commit}"), pushed);
+    let seen = server.credentials_seen();
+    assert!(!seen.is_empty());
+    assert!(seen
+        .iter()
+        .all(|c| c == &("gitlab-ci-token".to_owned(), TOKEN.to_owned())));
+
+    let remotes = sandbox.run_ok(&["-C", "clone", "remote", "-v"]);
+    assert!(String::from_utf8_lossy(&remotes.stdout).contains(&url));
+    assert_nowhere_under(sandbox.root(), &token_forms("gitlab-ci-token", TOKEN));
+}
+
+#[test]
+fn the_helpers_most_verbose_log_never_shows_the_token() {
+    let server = GitServer::start_local("gitlab-ci-token", TOKEN);
+    server.create_repo(PROJECT);
+    let sandbox = sandbox_with_helper(&server.url(), "");
+    sandbox
+        .env("CI_SERVER_URL", server.url())
+        .env("CI_JOB_TOKEN", TOKEN)
+        .env("GIT_CREDENTIAL_GITLAB_CI_LOG", "trace");
+    // git passes a helper's stderr through, so git's stderr holds our whole log.
+    let out = sandbox.run_ok(&["clone", &format!("{}/{PROJECT}", server.url()), "clone"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("decision=\"answer\""),
+        "logging was not on: {stderr}"
+    );
+    for form in token_forms("gitlab-ci-token", TOKEN) {
+        assert!(
+            !stderr.contains(std::str::from_utf8(&form).unwrap()),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn push_with_a_token_from_a_named_variable() {
+    let pat = "glpat-N0tAR3alT0kenJustATest";
+    let server = GitServer::start_local("gitlab-ci-token", pat);
+    server.create_repo(PROJECT);
+    let sandbox = sandbox_with_helper(
+        &server.url(),
+        &format!("--url {} --token-env MY_PAT", server.url()),
+    );
+    sandbox
+        .env("MY_PAT", pat)
+        .env("CI_JOB_TOKEN", "glcbt-the-wrong-one");
+    let pushed = clone_commit_push(&sandbox, &format!("{}/{PROJECT}", server.url()));
+    assert_eq!(server_ref(&server, "refs/heads/main"), pushed);
+    assert!(server.credentials_seen().iter().all(|(_, p)| p == pat));
+    assert_nowhere_under(sandbox.root(), &token_forms("gitlab-ci-token", pat));
+}
+
+#[test]
+fn push_with_a_token_file_and_a_deploy_token_username() {
+    let deploy = "gldt-D3ployT0kenForTests";
+    let server = GitServer::start_local("gitlab+deploy-token-7", deploy);
+    server.create_repo(PROJECT);
+    let secrets = tempfile::tempdir().unwrap();
+    let file = secrets.path().join("deploy-token");
+    // As Kubernetes and GitLab "File" variables write it: with a trailing newline.
+    std::fs::write(&file, format!("{deploy}\n")).unwrap();
+    let args = format!(
+        "--url {} --username gitlab+deploy-token-7 --token-file {}",
+        server.url(),
+        file.display()
+    );
+    let sandbox = sandbox_with_helper(&server.url(), &args);
+    let pushed = clone_commit_push(&sandbox, &format!("{}/{PROJECT}", server.url()));
+    assert_eq!(server_ref(&server, "refs/heads/main"), pushed);
+    assert!(server
+        .credentials_seen()
+        .iter()
+        .all(|c| c == &("gitlab+deploy-token-7".to_owned(), deploy.to_owned())));
+    assert_nowhere_under(
+        sandbox.root(),
+        &token_forms("gitlab+deploy-token-7", deploy),
+    );
+}
+
+#[test]
+fn a_path_scoped_deploy_token_from_the_config_file() {
+    let deploy = "gldt-ScopedToTheDeployGroup";
+    let server = GitServer::start_local("deployer", deploy);
+    server.create_repo("deploy/app.git");
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, deploy).unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[credential]]\nurl = \"{url}/deploy\"\nusername = \"deployer\"\ntoken_file = \"{file}\"\n\n\
+             [[credential]]\nurl = \"{url}\"\ntoken_env = \"OTHER_TOKEN\"\n",
+            url = server.url(),
+            file = token_file.display()
+        ),
+    )
+    .unwrap();
+    let sandbox = sandbox_with_helper(&server.url(), &format!("--config {}", config.display()));
+    sandbox.env("OTHER_TOKEN", "glpat-NotForTheDeployGroup");
+    let url = format!("{}/deploy/app.git", server.url());
+
+    // Without useHttpPath git sends no path, so the origin-wide credential answers.
+    let failed = sandbox.run(&["clone", "--quiet", &url, "without-path"]);
+    assert!(!failed.status.success());
+    assert!(server
+        .credentials_seen()
+        .iter()
+        .all(|(u, _)| u == "gitlab-ci-token"));
+
+    server.clear_attempts();
+    let key = format!("credential.{}.useHttpPath", server.url());
+    sandbox.run_ok(&["config", "--global", &key, "true"]);
+    sandbox.run_ok(&["clone", "--quiet", &url, "with-path"]);
+    assert!(server
+        .credentials_seen()
+        .iter()
+        .all(|c| c == &("deployer".to_owned(), deploy.to_owned())));
+}
+
+#[test]
+fn no_credential_reaches_another_origin() {
+    let served = GitServer::start_local("gitlab-ci-token", TOKEN);
+    let other_address = GitServer::start(
+        IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
+        "gitlab-ci-token",
+        TOKEN,
+    );
+    let other_port = GitServer::start_local("gitlab-ci-token", TOKEN);
+    for server in [&served, &other_address, &other_port] {
+        server.create_repo(PROJECT);
+    }
+    // Configured for every host, so that only our own policy stands between the token and
+    // the other servers, not git's per-URL helper scoping.
+    let sandbox = Sandbox::new();
+    sandbox.trust(&GitServer::ca_pem_path());
+    sandbox.run_ok(&["config", "--global", "credential.helper", binary()]);
+    sandbox
+        .env("CI_SERVER_URL", served.url())
+        .env("CI_JOB_TOKEN", TOKEN);
+
+    for (i, server) in [&other_address, &other_port].into_iter().enumerate() {
+        let url = format!("{}/{PROJECT}", server.url());
+        let out = sandbox.run(&["clone", "--quiet", &url, &format!("other-{i}")]);
+        assert!(
+            !out.status.success(),
+            "{url} was cloned without credentials"
+        );
+        assert!(!server.attempts().is_empty(), "{url} was never asked");
+        assert_eq!(
+            server.credentials_seen(),
+            vec![],
+            "{url} received a credential"
+        );
+    }
+    let url = format!("{}/{PROJECT}", served.url());
+    sandbox.run_ok(&["clone", "--quiet", &url, "served"]);
+    assert!(!served.credentials_seen().is_empty());
+}
+
+#[test]
+fn status_never_prints_the_token() {
+    let file_dir = tempfile::tempdir().unwrap();
+    let file = file_dir.path().join("t");
+    std::fs::write(&file, TOKEN).unwrap();
+    for args in [&["status"][..], &["status", "--json"]] {
+        let out = std::process::Command::new(binary())
+            .args(["--token-env", "CI_JOB_TOKEN", "--token-file"])
+            .arg(&file)
+            .args(args)
+            .env("CI_SERVER_URL", "https://gitlab.example.com")
+            .env("CI_JOB_TOKEN", TOKEN)
+            .env("HOME", file_dir.path())
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{all}");
+        assert!(all.contains("CI/CD job token"), "{all}");
+        assert!(!all.contains(TOKEN), "{all}");
+        assert!(!all.contains(&TOKEN[6..20]), "{all}");
+    }
+}

@@ -1,0 +1,240 @@
+//! Self-tests of the harness in `support/`: the HTTPS git server and the
+//! sandbox work with plain git, with no credential helper involved. If these
+//! fail, failures elsewhere say nothing about the credential helper.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::support::git_server::GitServer;
+use crate::support::sandbox::Sandbox;
+
+const USER: &str = "alice";
+const PASS: &str = "s3cret-token";
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A sandbox that trusts the test CA.
+fn trusting_sandbox() -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.trust(&GitServer::ca_pem_path());
+    sandbox
+}
+
+fn rev_parse(sandbox: &Sandbox, git_dir: &std::path::Path, rev: &str) -> String {
+    let git_dir = git_dir.to_str().unwrap();
+    let out = sandbox.run_ok(&["--git-dir", git_dir, "rev-parse", "--verify", rev]);
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn clone_and_push_with_credentials_in_url() {
+    let server = GitServer::start_local(USER, PASS);
+    let bare = server.create_repo("group/project.git");
+    let sandbox = trusting_sandbox();
+    let initial = rev_parse(&sandbox, &bare, "refs/heads/main");
+
+    let url = format!("https://{USER}:{PASS}@{}/group/project.git", server.host());
+    sandbox.run_ok(&["clone", "--quiet", &url, "project"]);
+    let checkout = sandbox.work().join("project");
+    assert!(checkout.join("README").is_file(), "README not checked out");
+    assert_eq!(rev_parse(&sandbox, &checkout.join(".git"), "HEAD"), initial);
+
+    std::fs::write(checkout.join("CHANGES"), "a change\n").unwrap();
+    sandbox.run_ok(&["-C", "project", "add", "CHANGES"]);
+    sandbox.run_ok(&["-C", "project", "commit", "--quiet", "-m", "Change"]);
+    sandbox.run_ok(&["-C", "project", "push", "--quiet", "origin", "main"]);
+
+    let pushed = rev_parse(&sandbox, &checkout.join(".git"), "HEAD");
+    assert_ne!(pushed, initial);
+    assert_eq!(rev_parse(&sandbox, &bare, "refs/heads/main"), pushed);
+
+    let seen = server.credentials_seen();
+    assert!(!seen.is_empty(), "server saw no credentials");
+    assert!(
+        seen.iter()
+            .all(|c| *c == (USER.to_string(), PASS.to_string())),
+        "unexpected credentials: {seen:?}"
+    );
+    let attempts = server.attempts();
+    assert!(
+        attempts.iter().any(|a| a.method == "POST"
+            && a.path_and_query.ends_with("/git-receive-pack")
+            && a.status == 200),
+        "no successful receive-pack request: {attempts:#?}"
+    );
+}
+
+#[test]
+fn wrong_credentials_are_rejected_without_prompting() {
+    let server = GitServer::start_local(USER, PASS);
+    server.create_repo("group/project.git");
+    let sandbox = trusting_sandbox();
+
+    let url = format!("https://{USER}:wrong@{}/group/project.git", server.host());
+    let out = sandbox.run(&["clone", &url, "project"]);
+    assert!(
+        !out.status.success(),
+        "clone with a wrong password succeeded"
+    );
+    assert!(
+        stderr(&out).contains("Authentication failed"),
+        "unexpected stderr: {}",
+        stderr(&out)
+    );
+
+    let attempts = server.attempts();
+    assert!(!attempts.is_empty());
+    assert!(attempts.iter().all(|a| a.status == 401), "{attempts:#?}");
+    assert!(server
+        .credentials_seen()
+        .contains(&(USER.to_string(), "wrong".to_string())));
+    assert!(!sandbox.work().join("project/README").exists());
+}
+
+#[test]
+fn missing_credentials_are_rejected_without_prompting() {
+    let server = GitServer::start_local(USER, PASS);
+    server.create_repo("group/project.git");
+    let sandbox = trusting_sandbox();
+
+    let url = format!("{}/group/project.git", server.url());
+    let out = sandbox.run(&["clone", &url, "project"]);
+    assert!(!out.status.success(), "anonymous clone succeeded");
+    // git asked for a username and the sandbox refused to prompt.
+    assert!(
+        stderr(&out).contains("could not read Username"),
+        "unexpected stderr: {}",
+        stderr(&out)
+    );
+
+    let attempts = server.attempts();
+    assert!(!attempts.is_empty());
+    for attempt in &attempts {
+        assert_eq!(attempt.credentials, None, "{attempt:?}");
+        assert_eq!(attempt.status, 401, "{attempt:?}");
+    }
+    assert!(attempts[0]
+        .path_and_query
+        .starts_with("/group/project.git/info/refs?service=git-upload-pack"));
+}
+
+#[test]
+fn server_on_another_loopback_address() {
+    let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+    let server = GitServer::start(ip, USER, PASS);
+    assert_eq!(server.url(), format!("https://127.0.0.2:{}", server.port()));
+    assert_eq!(server.host(), format!("127.0.0.2:{}", server.port()));
+    server.create_repo("other/repo.git");
+    let sandbox = trusting_sandbox();
+
+    let url = format!("https://{USER}:{PASS}@{}/other/repo.git", server.host());
+    sandbox.run_ok(&["clone", "--quiet", &url, "repo"]);
+    assert!(sandbox.work().join("repo/README").is_file());
+    assert!(!server.credentials_seen().is_empty());
+}
+
+#[test]
+fn untrusted_certificate_is_refused() {
+    // Proves TLS verification is real: without the test CA, git must refuse
+    // the connection before any HTTP request (and credential) is sent.
+    let server = GitServer::start_local(USER, PASS);
+    server.create_repo("group/project.git");
+    let sandbox = Sandbox::new();
+
+    let url = format!("https://{USER}:{PASS}@{}/group/project.git", server.host());
+    let out = sandbox.run(&["ls-remote", &url]);
+    assert!(!out.status.success(), "ls-remote trusted an unknown CA");
+    assert!(server.attempts().is_empty(), "{:#?}", server.attempts());
+}
+
+#[test]
+fn chunked_push_and_gzipped_fetch() {
+    // Exercises the request-body paths git only takes for bigger requests: a
+    // push larger than http.postBuffer is sent chunked, and an upload-pack
+    // request over 1 KiB (here: many "want" lines) is gzip-compressed, which
+    // http-backend only understands when told via HTTP_CONTENT_ENCODING.
+    let server = GitServer::start_local(USER, PASS);
+    let bare = server.create_repo("group/big.git");
+    let sandbox = trusting_sandbox();
+    let url = format!("https://{USER}:{PASS}@{}/group/big.git", server.host());
+    sandbox.run_ok(&["clone", "--quiet", &url, "a"]);
+    sandbox.run_ok(&["clone", "--quiet", &url, "b"]);
+
+    // ~2 MiB of incompressible data, over the 1 MiB default postBuffer.
+    let mut data = Vec::with_capacity(2 << 20);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    while data.len() < 2 << 20 {
+        // xorshift64: cheap pseudo-random bytes that zlib cannot shrink.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    std::fs::write(sandbox.work().join("a/blob.bin"), &data).unwrap();
+    sandbox.run_ok(&["-C", "a", "add", "blob.bin"]);
+    sandbox.run_ok(&["-C", "a", "commit", "--quiet", "-m", "Big"]);
+    // 30 branches on distinct commits: fetching them all takes one "want"
+    // line (50 bytes) each, so the very first request exceeds 1 KiB.
+    let branches: Vec<String> = (0..30).map(|i| format!("branch-{i}")).collect();
+    for branch in &branches {
+        sandbox.run_ok(&[
+            "-C",
+            "a",
+            "commit",
+            "--quiet",
+            "--allow-empty",
+            "-m",
+            branch,
+        ]);
+        sandbox.run_ok(&["-C", "a", "branch", branch]);
+    }
+    let push_trace = sandbox.root().join("push.trace");
+    sandbox.env("GIT_TRACE_CURL", &push_trace);
+    sandbox.env("GIT_TRACE_CURL_NO_DATA", "1");
+    let mut push = vec!["-C", "a", "push", "--quiet", "origin", "main"];
+    push.extend(branches.iter().map(String::as_str));
+    sandbox.run_ok(&push);
+    let pushed = rev_parse(&sandbox, &sandbox.work().join("a/.git"), "HEAD");
+    assert_eq!(rev_parse(&sandbox, &bare, "refs/heads/main"), pushed);
+    let trace = std::fs::read_to_string(&push_trace).unwrap();
+    assert!(
+        trace.contains("Transfer-Encoding: chunked"),
+        "push was not sent chunked; the test no longer covers that path"
+    );
+
+    let fetch_trace = sandbox.root().join("fetch.trace");
+    sandbox.env("GIT_TRACE_CURL", &fetch_trace);
+    sandbox.run_ok(&["-C", "b", "fetch", "--quiet", "origin"]);
+    assert_eq!(
+        rev_parse(
+            &sandbox,
+            &sandbox.work().join("b/.git"),
+            "refs/remotes/origin/branch-29"
+        ),
+        pushed
+    );
+    let trace = std::fs::read_to_string(&fetch_trace).unwrap();
+    assert!(
+        trace.contains("Content-Encoding: gzip"),
+        "fetch request was not gzipped; the test no longer covers that path"
+    );
+}
+
+#[test]
+fn server_on_ipv6_loopback() {
+    let ip = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
+    // Some containers have no IPv6 at all; that is not a harness bug.
+    if std::net::TcpListener::bind((ip, 0)).is_err() {
+        eprintln!("skipping: cannot bind [::1]");
+        return;
+    }
+    let server = GitServer::start(ip, USER, PASS);
+    assert_eq!(server.url(), format!("https://[::1]:{}", server.port()));
+    server.create_repo("group/project.git");
+    let sandbox = trusting_sandbox();
+
+    let url = format!("https://{USER}:{PASS}@{}/group/project.git", server.host());
+    sandbox.run_ok(&["ls-remote", &url]);
+    assert!(!server.credentials_seen().is_empty());
+}
