@@ -11,11 +11,17 @@ use std::time::SystemTime;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::config::{Config, Flags, ProcessEnv};
+use std::time::Duration;
+
+use crate::client::{self, Mode};
+use crate::config::{Config, Flags, ProcessEnv, ENV_SOCKET, ENV_USE_DAEMON};
+use crate::daemon::handoff::Settings;
+use crate::daemon::socket::default_socket_path;
+use crate::framing::Kind;
 use crate::protocol::{read_message, Request, Stdin, READ_TIMEOUT};
 use crate::source::TokenSource;
 use crate::status::{Level, Report};
-use crate::{helper, logging};
+use crate::{daemon, helper, logging};
 
 /// A git credential helper for GitLab CI: answers only your GitLab server, with a token from
 /// an environment variable or a file, so no token is ever written into a remote URL.
@@ -43,7 +49,7 @@ pub struct Cli {
     username: Option<String>,
 
     /// Read the token from this environment variable. Repeatable; with --token-file, sources
-    /// are tried in the order given and the first non-empty one wins.
+    /// are tried in the order given and the first that holds a usable token wins.
     /// [env: GIT_CREDENTIAL_GITLAB_CI_TOKEN_ENV, comma-separated] [default: CI_JOB_TOKEN]
     #[arg(long = "token-env", global = true, value_name = "NAME")]
     token_env: Vec<String>,
@@ -57,6 +63,16 @@ pub struct Cli {
     /// [env: GIT_CREDENTIAL_GITLAB_CI_CONFIG]
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
+
+    /// The daemon's socket. [env: GIT_CREDENTIAL_GITLAB_CI_SOCKET]
+    /// [default: $XDG_RUNTIME_DIR/git-credential-gitlab-ci/daemon.sock, else ~/.cache/...]
+    #[arg(long, global = true, value_name = "PATH")]
+    socket: Option<PathBuf>,
+
+    /// Whether `get` asks a running daemon first (auto), only the daemon (only), or never.
+    /// [env: GIT_CREDENTIAL_GITLAB_CI_USE_DAEMON] [default: auto]
+    #[arg(long, global = true, value_name = "MODE")]
+    use_daemon: Option<Mode>,
 
     #[command(subcommand)]
     command: Command,
@@ -76,8 +92,48 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Hold the tokens in one hardened process and answer the helper over a local socket.
+    Daemon(DaemonArgs),
+    /// Stop the daemon on the socket.
+    Stop,
     #[command(external_subcommand)]
     Unknown(#[allow(dead_code)] Vec<OsString>),
+}
+
+#[derive(Debug, clap::Args)]
+struct DaemonArgs {
+    /// Return once the daemon accepts connections; it runs on in its own session.
+    #[arg(long)]
+    detach: bool,
+    /// Stop after this long without a request, e.g. 30m.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    idle_timeout: Option<Duration>,
+    /// Stop this long after starting, e.g. 2h (a job's length).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    ttl: Option<Duration>,
+    /// The audit trail's format.
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
+    /// Append the audit trail to this file instead of stderr (with --detach: the default is
+    /// daemon.log beside the socket).
+    #[arg(long, value_name = "PATH")]
+    log_file: Option<PathBuf>,
+    /// Internal: the re-executed daemon reads its settings and tokens from this descriptor.
+    #[arg(long, hide = true, value_name = "FD")]
+    handoff_fd: Option<i32>,
+    /// Internal: where the re-executed daemon reports that it is ready.
+    #[arg(long, hide = true, value_name = "FD")]
+    ready_fd: Option<i32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 90s, 30m, 2h)"))
 }
 
 pub fn main() -> ExitCode {
@@ -96,9 +152,27 @@ pub fn main() -> ExitCode {
         }
     };
     let flags = flags(&cli, &matches);
+    let socket = cli
+        .socket
+        .clone()
+        .or_else(|| {
+            std::env::var_os(ENV_SOCKET)
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(default_socket_path);
+    let mode = cli.use_daemon.or_else(|| {
+        std::env::var(ENV_USE_DAEMON)
+            .ok()
+            .and_then(|m| <Mode as clap::ValueEnum>::from_str(&m, true).ok())
+    });
     match cli.command {
-        Command::Get | Command::Store | Command::Erase => git_action(&cli.command, &flags),
-        Command::Status { json } => status(&flags, json),
+        Command::Get | Command::Store | Command::Erase => {
+            git_action(&cli.command, &flags, &socket, mode.unwrap_or_default())
+        }
+        Command::Status { json } => status(&flags, &socket, mode.unwrap_or_default(), json),
+        Command::Daemon(args) => run_daemon(&flags, socket, args),
+        Command::Stop => stop(&socket),
         // An action from a newer git: say nothing, so git moves on.
         Command::Unknown(_) => ExitCode::SUCCESS,
     }
@@ -139,23 +213,59 @@ fn flags(cli: &Cli, matches: &ArgMatches) -> Flags {
     }
 }
 
-fn git_action(command: &Command, flags: &Flags) -> ExitCode {
+fn git_action(command: &Command, flags: &Flags, socket: &std::path::Path, mode: Mode) -> ExitCode {
     logging::init();
-    let request = match read_message(&mut Stdin, READ_TIMEOUT).and_then(|raw| Request::parse(&raw))
-    {
-        Ok(r) => r,
+    let raw = match read_message(&mut Stdin, READ_TIMEOUT) {
+        Ok(raw) => raw,
         Err(why) => {
-            tracing::debug!(decision = "refuse", reason = %why);
+            tracing::info!(decision = "refuse", reason = %why);
             return ExitCode::SUCCESS;
         }
     };
-    if let Command::Store = command {
-        helper::store(&request);
-        return ExitCode::SUCCESS;
+    let request = match Request::parse(&raw) {
+        Ok(r) => r,
+        Err(why) => {
+            tracing::info!(decision = "refuse", reason = %why);
+            return ExitCode::SUCCESS;
+        }
+    };
+    match command {
+        Command::Store => {
+            helper::store(&request);
+            return ExitCode::SUCCESS;
+        }
+        Command::Erase if mode != Mode::Never => {
+            let payload = daemon::server::erase_payload(&request);
+            if let Err(e) = client::request(socket, Kind::Erase, &payload) {
+                tracing::debug!(daemon = %e, "the rejection was not recorded by a daemon");
+            }
+        }
+        Command::Get if mode != Mode::Never => match client::request(socket, Kind::Get, &raw) {
+            Ok((Kind::Answer, response)) => {
+                tracing::info!(decision = "answer", by = "daemon", socket = %socket.display());
+                return write_answer(&response);
+            }
+            Ok((kind, why)) => {
+                tracing::info!(decision = "refuse", by = "daemon", ?kind, reason = %String::from_utf8_lossy(&why));
+                if mode == Mode::Only {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(daemon = %e);
+                if mode == Mode::Only {
+                    tracing::info!(
+                        decision = "refuse",
+                        reason = "no daemon reachable and --use-daemon only"
+                    );
+                    return ExitCode::SUCCESS;
+                }
+            }
+        },
+        _ => {}
     }
     let config = match Config::load(flags, &ProcessEnv) {
         Ok(c) => c,
-        Err(crate::config::ConfigError::NoUrl) => Config::default(),
         Err(e) => {
             // A broken setting is the administrator's to fix; git shows this line to the user.
             let _ = writeln!(io::stderr(), "git-credential-gitlab-ci: {e}");
@@ -163,16 +273,10 @@ fn git_action(command: &Command, flags: &Flags) -> ExitCode {
         }
     };
     match command {
-        Command::Get => {
-            let stdout = io::stdout();
-            let mut out = stdout.lock();
-            match helper::get(&request, &config, &mut out) {
-                Ok(_) => ExitCode::SUCCESS,
-                // git closed the pipe early: it no longer wants the answer.
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-                Err(_) => ExitCode::FAILURE,
-            }
-        }
+        Command::Get => match helper::get(&request, &config) {
+            helper::Outcome::Answered(answered) => write_answer(&answered.response),
+            helper::Outcome::Refused(_) => ExitCode::SUCCESS,
+        },
         _ => {
             helper::erase(&request, &config);
             ExitCode::SUCCESS
@@ -180,8 +284,66 @@ fn git_action(command: &Command, flags: &Flags) -> ExitCode {
     }
 }
 
-fn status(flags: &Flags, json: bool) -> ExitCode {
-    let report = Report::build(Config::load(flags, &ProcessEnv), SystemTime::now());
+/// Writes git's answer; a closed pipe means git no longer wants it, which is not an error.
+fn write_answer(response: &[u8]) -> ExitCode {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    match out.write_all(response).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+fn run_daemon(flags: &Flags, socket: PathBuf, args: DaemonArgs) -> ExitCode {
+    #[cfg(unix)]
+    if let Some(fd) = args.handoff_fd {
+        return daemon::serve_handoff(fd, args.ready_fd);
+    }
+    let config = match Config::load(flags, &ProcessEnv) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("git-credential-gitlab-ci daemon: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let log_file = args
+        .log_file
+        .or_else(|| args.detach.then(|| socket.with_file_name("daemon.log")));
+    let settings = Settings {
+        socket,
+        idle_timeout: args.idle_timeout,
+        ttl: args.ttl,
+        log_json: args.log_format == LogFormat::Json,
+        log_file,
+    };
+    daemon::start(config, settings, args.detach)
+}
+
+fn stop(socket: &std::path::Path) -> ExitCode {
+    match client::request(socket, Kind::Stop, b"") {
+        Ok(_) => {
+            // The daemon removes its socket as its last act; wait for that, briefly.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while socket.exists() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            println!(
+                "git-credential-gitlab-ci: the daemon on {} has stopped",
+                socket.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("git-credential-gitlab-ci stop: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn status(flags: &Flags, socket: &std::path::Path, mode: Mode, json: bool) -> ExitCode {
+    let daemon = crate::status::query_daemon(socket, mode);
+    let report = Report::build(Config::load(flags, &ProcessEnv), daemon, SystemTime::now());
     let text = if json {
         let mut s = serde_json::to_string_pretty(&report).unwrap_or_default();
         s.push('\n');

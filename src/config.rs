@@ -25,6 +25,10 @@ pub const ENV_TOKEN_ENV: &str = "GIT_CREDENTIAL_GITLAB_CI_TOKEN_ENV";
 /// Paths separated like `PATH` (':' on Unix).
 pub const ENV_TOKEN_FILE: &str = "GIT_CREDENTIAL_GITLAB_CI_TOKEN_FILE";
 pub const ENV_CONFIG: &str = "GIT_CREDENTIAL_GITLAB_CI_CONFIG";
+/// The daemon's socket, for every subcommand.
+pub const ENV_SOCKET: &str = "GIT_CREDENTIAL_GITLAB_CI_SOCKET";
+/// Whether `get` asks a daemon: auto, only or never.
+pub const ENV_USE_DAEMON: &str = "GIT_CREDENTIAL_GITLAB_CI_USE_DAEMON";
 
 pub const DEFAULT_USERNAME: &str = "gitlab-ci-token";
 pub const DEFAULT_TOKEN_ENV: &str = "CI_JOB_TOKEN";

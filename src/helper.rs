@@ -3,7 +3,6 @@
 //! This is the path git waits on for every fetch and push, so it stays synchronous and small:
 //! read stdin, load the settings, decide, read one token source, write two or three lines.
 
-use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{Config, Credential};
@@ -11,61 +10,75 @@ use crate::policy::{decide, Decision, Refusal};
 use crate::protocol::{Request, Response};
 use crate::source::first_token;
 use crate::token::{Masked, Token};
+use zeroize::Zeroizing;
 
 /// What `get` did, for the logs and the tests.
 #[derive(Debug)]
 pub enum Outcome {
-    Answered {
-        scope: String,
-        username: String,
-        token: Masked,
-        expiry: Option<SystemTime>,
-    },
+    Answered(Answered),
     Refused(Refusal),
 }
 
-/// Answers `get`, or writes nothing. An error is only ever a failure to write to git.
-pub fn get(request: &Request, config: &Config, out: &mut impl Write) -> io::Result<Outcome> {
-    let credential = match decide(request, &config.credentials) {
+/// An answer: the bytes for git, and what may be said about them.
+#[derive(Debug)]
+pub struct Answered {
+    /// git's response, zeroed on drop.
+    pub response: Zeroizing<Vec<u8>>,
+    pub scope: String,
+    pub username: String,
+    pub token: Masked,
+    pub expiry: Option<SystemTime>,
+}
+
+/// Decides and, if we answer, builds git's response. Shared by the standalone helper and
+/// the daemon, which differ only in where the bytes go and what they log.
+pub fn answer(request: &Request, credentials: &[Credential]) -> Result<Answered, Refusal> {
+    let credential = match decide(request, credentials) {
         Decision::Answer(c) => c,
-        Decision::Refuse(why) => return Ok(refused(why, request)),
+        Decision::Refuse(why) => return Err(why),
     };
-    let Some((_, token)) = first_token(&credential.sources) else {
-        return Ok(refused(Refusal::TokenUnavailable, request));
-    };
+    let (_, token) = first_token(&credential.sources).ok_or(Refusal::TokenUnavailable)?;
     let expiry = expiry(credential, &token);
-    Response {
+    let response = Response {
         username: &credential.username,
         password: token.secret(),
         password_expiry_utc: expiry
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map(|d| d.as_secs()),
     }
-    .write_to(out)?;
-    tracing::info!(
-        decision = "answer",
-        origin = %credential.scope,
-        username = %credential.username,
-        token = %token.masked(),
-        from = %credential.provenance,
-    );
-    let outcome = Outcome::Answered {
+    .to_bytes();
+    Ok(Answered {
+        response,
         scope: credential.scope.to_string(),
         username: credential.username.clone(),
         token: token.masked(),
         expiry,
-    };
-    Ok(outcome)
+    })
 }
 
-fn refused(why: Refusal, request: &Request) -> Outcome {
-    tracing::info!(
-        decision = "refuse",
-        reason = %why,
-        protocol = request.protocol.as_deref().unwrap_or(""),
-        host = request.host.as_deref().unwrap_or(""),
-    );
-    Outcome::Refused(why)
+/// Decides `get` for the standalone helper and logs the decision; the caller writes the
+/// response, if any, to git.
+pub fn get(request: &Request, config: &Config) -> Outcome {
+    match answer(request, &config.credentials) {
+        Ok(answered) => {
+            tracing::info!(
+                decision = "answer",
+                origin = %answered.scope,
+                username = %answered.username,
+                token = %answered.token,
+            );
+            Outcome::Answered(answered)
+        }
+        Err(why) => {
+            tracing::info!(
+                decision = "refuse",
+                reason = %why,
+                protocol = request.protocol.as_deref().unwrap_or(""),
+                host = request.host.as_deref().unwrap_or(""),
+            );
+            Outcome::Refused(why)
+        }
+    }
 }
 
 /// The earlier of the configured expiry and the token's own (a JWT's `exp`).

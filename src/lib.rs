@@ -14,12 +14,19 @@
 //! * [`source`] and [`token`]: where tokens come from, and the secret type that holds them;
 //! * [`helper`]: the `get`, `store` and `erase` actions;
 //! * [`status`]: the diagnostic report;
+//! * [`daemon`], [`client`], [`framing`] and [`hardening`]: the optional daemon that holds
+//!   tokens in one hardened process, the helper's client for it, their wire format, and the
+//!   process and peer checks;
 //! * [`logging`]: opt-in diagnostics on stderr;
 //! * [`cli`]: the command line that ties them together.
 
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod config_file;
+pub mod daemon;
+pub mod framing;
+pub mod hardening;
 pub mod helper;
 pub mod logging;
 pub mod origin;

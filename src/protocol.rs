@@ -252,8 +252,16 @@ pub struct Response<'a> {
 impl Response<'_> {
     /// Writes the answer in one `write_all`, from a buffer that is zeroed afterwards.
     pub fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
+        out.write_all(&self.to_bytes())?;
+        out.flush()
+    }
+
+    /// The answer as bytes, in a buffer sized up front (growing it would leave copies) and
+    /// zeroed on drop.
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let password = self.password.expose_secret();
-        let mut buf = Zeroizing::new(Vec::with_capacity(64 + password.len()));
+        let capacity = 80 + self.username.len() + password.len();
+        let mut buf = Zeroizing::new(Vec::with_capacity(capacity));
         buf.extend_from_slice(b"username=");
         buf.extend_from_slice(self.username.as_bytes());
         buf.extend_from_slice(b"\npassword=");
@@ -262,8 +270,7 @@ impl Response<'_> {
         if let Some(expiry) = self.password_expiry_utc {
             buf.extend_from_slice(format!("password_expiry_utc={expiry}\n").as_bytes());
         }
-        out.write_all(&buf)?;
-        out.flush()
+        buf
     }
 }
 

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use zeroize::{Zeroize, Zeroizing};
 
@@ -15,13 +16,41 @@ use crate::token::{InvalidToken, Token, MAX_TOKEN_BYTES};
 pub enum TokenSource {
     Env(String),
     File(PathBuf),
+    /// An environment variable the daemon read once at start; the variable itself is gone
+    /// from the daemon's environment.
+    Held(HeldToken),
 }
+
+/// A token captured from `variable` when the daemon started (`None`: it was not set).
+#[derive(Debug, Clone)]
+pub struct HeldToken {
+    pub variable: String,
+    pub token: Option<Arc<Token>>,
+}
+
+impl PartialEq for HeldToken {
+    fn eq(&self, other: &Self) -> bool {
+        self.variable == other.variable
+            && match (&self.token, &other.token) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+    }
+}
+
+impl Eq for HeldToken {}
 
 impl fmt::Display for TokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TokenSource::Env(name) => write!(f, "environment variable {name}"),
             TokenSource::File(path) => write!(f, "file {}", path.display()),
+            TokenSource::Held(held) => write!(
+                f,
+                "environment variable {}, held in the daemon's memory since it started",
+                held.variable
+            ),
         }
     }
 }
@@ -39,6 +68,10 @@ impl serde::Serialize for TokenSource {
                 map.serialize_entry("type", "file")?;
                 map.serialize_entry("path", path)?;
             }
+            TokenSource::Held(held) => {
+                map.serialize_entry("type", "held")?;
+                map.serialize_entry("name", &held.variable)?;
+            }
         }
         map.end()
     }
@@ -49,6 +82,8 @@ impl serde::Serialize for TokenSource {
 pub enum Unavailable {
     #[error("not set")]
     Unset,
+    #[error("was not set when the daemon started")]
+    UnsetAtStart,
     #[error("empty")]
     Empty,
     #[error("no such file")]
@@ -62,10 +97,23 @@ pub enum Unavailable {
 }
 
 impl TokenSource {
-    pub fn read(&self) -> Result<Token, Unavailable> {
+    pub fn read(&self) -> Result<Arc<Token>, Unavailable> {
         match self {
-            TokenSource::Env(name) => read_env(name),
-            TokenSource::File(path) => read_file(path),
+            TokenSource::Env(name) => read_env(name).map(Arc::new),
+            TokenSource::File(path) => read_file(path).map(Arc::new),
+            TokenSource::Held(held) => held.token.clone().ok_or(Unavailable::UnsetAtStart),
+        }
+    }
+
+    /// For the daemon: an environment source becomes a token held in memory, read now.
+    /// Files stay files, read per request, so that a replaced file is served at once.
+    pub fn hold(&self) -> TokenSource {
+        match self {
+            TokenSource::Env(name) => TokenSource::Held(HeldToken {
+                variable: name.clone(),
+                token: self.read().ok(),
+            }),
+            other => other.clone(),
         }
     }
 }
@@ -159,13 +207,13 @@ fn io_reason(e: &std::io::Error) -> String {
 
 /// The first source that yields a token, and what every source said, in order.
 pub struct Resolution {
-    pub token: Option<Token>,
+    pub token: Option<Arc<Token>>,
     /// One entry per source; `Ok(())` marks the active one.
     pub report: Vec<(TokenSource, Result<(), Unavailable>)>,
 }
 
 /// Tries each source in order; sources after the first that answers are not read.
-pub fn first_token(sources: &[TokenSource]) -> Option<(usize, Token)> {
+pub fn first_token(sources: &[TokenSource]) -> Option<(usize, Arc<Token>)> {
     sources
         .iter()
         .enumerate()

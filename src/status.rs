@@ -9,9 +9,12 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::client::{self, ClientError, Mode};
 use crate::config::{
     Config, ConfigError, ConfigFileState, Credential, Provenance, DEFAULT_USERNAME,
 };
+use crate::daemon::audit::DaemonState;
+use crate::framing::Kind;
 use crate::helper::expiry;
 use crate::source::{resolve_all, TokenSource, Unavailable};
 use crate::token::{Masked, TokenKind};
@@ -77,21 +80,119 @@ pub struct CredentialReport {
     pub lines: Vec<Line>,
 }
 
+/// What the daemon on the socket said about itself, if one answered.
+#[derive(Debug, Serialize)]
+pub struct DaemonReport {
+    pub socket: String,
+    pub mode: Mode,
+    pub running: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<DaemonState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreachable: Option<String>,
+    pub lines: Vec<Line>,
+}
+
+/// Asks the daemon on `socket` for its state. Never fails: an absent daemon is a finding.
+pub fn query_daemon(socket: &Path, mode: Mode) -> DaemonReport {
+    let mut report = DaemonReport {
+        socket: socket.display().to_string(),
+        mode,
+        running: false,
+        state: None,
+        unreachable: None,
+        lines: Vec::new(),
+    };
+    if mode == Mode::Never {
+        report.lines.push(Line::ok(
+            "the daemon is not used (--use-daemon never): git is answered standalone",
+        ));
+        return report;
+    }
+    let reply = client::request(socket, Kind::Status, b"");
+    let state = match reply {
+        Ok((Kind::Data, json)) => {
+            serde_json::from_slice::<DaemonState>(&json).map_err(|e| e.to_string())
+        }
+        Ok((kind, _)) => Err(format!("unexpected {kind:?} reply")),
+        Err(ClientError::NotRunning(_)) => {
+            let line = match mode {
+                Mode::Only => Line::problem(
+                    format!("no daemon is running on {}, and --use-daemon only forbids answering without one", socket.display()),
+                    "start it: git-credential-gitlab-ci daemon --detach --ttl 2h",
+                ),
+                _ => Line::ok(format!("no daemon on {}: git is answered standalone", socket.display())),
+            };
+            report.lines.push(line);
+            return report;
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    match state {
+        Ok(state) => {
+            report.running = true;
+            report.lines.push(Line::ok(format!(
+                "daemon running: pid {}, socket {}, up {}; answered {}, refused {}, rejected by the server {}",
+                state.pid,
+                state.socket,
+                rounded(Duration::from_secs(state.uptime_secs)),
+                state.answered,
+                state.refused,
+                state.rejected
+            )));
+            if let Some(r) = &state.last_rejection {
+                let at = humantime::format_rfc3339_seconds(
+                    SystemTime::UNIX_EPOCH + Duration::from_secs(r.at),
+                );
+                report.lines.push(Line::problem(
+                    format!(
+                        "the token for {} (fingerprint {}) was rejected by the server at {at}",
+                        r.origin,
+                        r.fingerprint.as_deref().unwrap_or("unknown")
+                    ),
+                    "the token is likely expired or revoked, or lacks the write_repository scope (for a job token: enable \"Allow Git push requests to the repository\" in the project's CI/CD job token settings); restart the daemon with a valid token",
+                ));
+            }
+            report.state = Some(state);
+        }
+        Err(e) => {
+            report.unreachable = Some(e.clone());
+            let level = if mode == Mode::Only {
+                Level::Problem
+            } else {
+                Level::Warning
+            };
+            report.lines.push(Line {
+                level,
+                message: format!("a daemon socket exists at {} but cannot be used: {e}", socket.display()),
+                fix: Some("stop it (git-credential-gitlab-ci stop) or remove the stale socket, then start it again".into()),
+            });
+        }
+    }
+    report
+}
+
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub version: &'static str,
     pub config_files: Vec<ConfigFileState>,
     pub credentials: Vec<CredentialReport>,
+    pub daemon: DaemonReport,
     /// Problems that belong to no single credential.
     pub lines: Vec<Line>,
 }
 
 impl Report {
-    pub fn build(config: Result<Config, ConfigError>, now: SystemTime) -> Report {
+    pub fn build(
+        config: Result<Config, ConfigError>,
+        daemon: DaemonReport,
+        now: SystemTime,
+    ) -> Report {
         let mut report = Report {
             version: env!("CARGO_PKG_VERSION"),
             config_files: Vec::new(),
             credentials: Vec::new(),
+            daemon,
             lines: Vec::new(),
         };
         let config = match config {
@@ -105,7 +206,7 @@ impl Report {
             }
         };
         report.config_files = config.files.clone();
-        if config.credentials.is_empty() {
+        if config.credentials.is_empty() && !report.daemon.running {
             report.lines.push(Line::problem(
                 "nothing to serve: no --url, no config file credential, and not inside a GitLab CI job",
                 "pass --url https://gitlab.example.com in the helper string, or add a [[credential]] to the config file",
@@ -114,7 +215,7 @@ impl Report {
         report.credentials = config
             .credentials
             .iter()
-            .map(|c| credential_report(c, now))
+            .map(|c| credential_report(c, report.daemon.state.as_ref(), now))
             .collect();
         report
     }
@@ -123,6 +224,7 @@ impl Report {
     pub fn worst(&self) -> Level {
         self.lines
             .iter()
+            .chain(&self.daemon.lines)
             .chain(self.credentials.iter().flat_map(|c| &c.lines))
             .map(|l| l.level)
             .max()
@@ -140,7 +242,7 @@ impl Report {
             }
         }
         for c in &self.credentials {
-            let _ = writeln!(out, "\n{}  (from {})", c.url, c.from);
+            let _ = writeln!(out, "\n{}  from {}", c.url, c.from);
             let _ = writeln!(out, "  {:<8} username {}", "ok", c.username);
             let _ = writeln!(out, "  {:<8} token sources, in order:", "");
             for (i, s) in c.sources.iter().enumerate() {
@@ -152,6 +254,18 @@ impl Report {
                 let _ = writeln!(out, "  {:<8}   {}. {}: {state}", "", i + 1, s.source);
             }
             write_lines(&mut out, &c.lines);
+        }
+        let _ = writeln!(out, "\ndaemon ({}):", self.daemon.socket);
+        write_lines(&mut out, &self.daemon.lines);
+        if let Some(state) = &self.daemon.state {
+            for c in &state.credentials {
+                let token = c.token.as_deref().unwrap_or("no token");
+                let _ = writeln!(
+                    out,
+                    "  {:<8}   serves {} as {}: {token}",
+                    "", c.url, c.username
+                );
+            }
         }
         if !self.lines.is_empty() {
             let _ = writeln!(out);
@@ -181,7 +295,11 @@ fn write_lines(out: &mut String, lines: &[Line]) {
     }
 }
 
-fn credential_report(c: &Credential, now: SystemTime) -> CredentialReport {
+fn credential_report(
+    c: &Credential,
+    daemon: Option<&DaemonState>,
+    now: SystemTime,
+) -> CredentialReport {
     let resolution = resolve_all(&c.sources);
     let active = resolution.report.iter().position(|(_, r)| r.is_ok());
     let sources = resolution
@@ -197,9 +315,18 @@ fn credential_report(c: &Credential, now: SystemTime) -> CredentialReport {
 
     let mut lines = Vec::new();
     let token = resolution.token.as_ref();
-    match token {
-        Some(t) => lines.push(Line::ok(format!("token: {}", t.masked()))),
-        None => lines.push(Line::problem(
+    let url = c.scope.to_string();
+    let held_by_daemon = daemon
+        .into_iter()
+        .flat_map(|d| &d.credentials)
+        .find(|h| h.url == url && h.token.is_some());
+    match (token, held_by_daemon) {
+        (Some(t), _) => lines.push(Line::ok(format!("token: {}", t.masked()))),
+        (None, Some(h)) => lines.push(Line::ok(format!(
+            "no token here, but the daemon holds one and answers: {}",
+            h.token.as_deref().unwrap_or_default()
+        ))),
+        (None, None) => lines.push(Line::problem(
             "no token: none of the sources above holds a usable token, so git gets no answer",
             fix_for_missing_token(&c.sources),
         )),
@@ -215,7 +342,7 @@ fn credential_report(c: &Credential, now: SystemTime) -> CredentialReport {
             ));
         }
     }
-    let expires = token.and_then(|t| expiry(c, t)).or(c.expires);
+    let expires = token.and_then(|t| expiry(c, t)).or(token.and(c.expires));
     if let Some(at) = expires {
         lines.push(expiry_line(at, now));
     }

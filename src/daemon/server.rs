@@ -1,0 +1,385 @@
+//! The daemon's accept loop and per-connection handling.
+//!
+//! Each connection carries one request frame and gets one response frame. A connection must
+//! come from our own uid, must deliver its whole request within [`CLIENT_TIMEOUT`], and takes
+//! one of [`MAX_CONNECTIONS`] permits, so a silent or slow client delays nobody else and a
+//! flood queues in the kernel instead of in our memory.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use interprocess::local_socket::tokio::{prelude::*, Listener, Stream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use zeroize::Zeroizing;
+
+use super::audit::{unix_now, Audit, DaemonState, HeldCredential};
+use super::handoff::Settings;
+use crate::config::Credential;
+use crate::framing::{self, Kind, HEADER_LEN};
+use crate::helper::{answer, expiry};
+use crate::policy::{decide, Decision, Refusal};
+use crate::protocol::Request;
+use crate::source::first_token;
+use crate::token::Token;
+
+pub const MAX_CONNECTIONS: usize = 256;
+/// How long a client has to send its request, and to take our answer.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long requests in flight may take to finish once we are asked to stop.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Everything the connections share.
+pub struct Daemon {
+    pub credentials: Vec<Credential>,
+    pub settings: Settings,
+    pub audit: Audit,
+    started: Instant,
+    started_at: u64,
+    /// Milliseconds after `started` of the last request, for the idle timeout.
+    last_activity: AtomicU64,
+    shutdown: watch::Sender<bool>,
+    our_uid: Option<u32>,
+}
+
+impl Daemon {
+    pub fn new(credentials: Vec<Credential>, settings: Settings) -> Daemon {
+        Daemon {
+            credentials,
+            settings,
+            audit: Audit::default(),
+            started: Instant::now(),
+            started_at: unix_now(),
+            last_activity: AtomicU64::new(0),
+            shutdown: watch::channel(false).0,
+            our_uid: crate::hardening::our_uid(),
+        }
+    }
+
+    pub fn request_shutdown(&self, why: &str) {
+        if !*self.shutdown.borrow() {
+            tracing::info!(event = "shutdown", reason = why);
+            self.shutdown.send_replace(true);
+        }
+    }
+
+    fn touch(&self) {
+        let now = self.started.elapsed().as_millis() as u64;
+        self.last_activity.store(now, Ordering::Relaxed);
+    }
+
+    pub fn state(&self) -> DaemonState {
+        DaemonState {
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            socket: self.settings.socket.display().to_string(),
+            started_at: self.started_at,
+            uptime_secs: self.started.elapsed().as_secs(),
+            answered: self.audit.answered.load(Ordering::Relaxed),
+            refused: self.audit.refused.load(Ordering::Relaxed),
+            rejected: self.audit.rejected.load(Ordering::Relaxed),
+            last_rejection: self.audit.last_rejection(),
+            stops_at: self.settings.ttl.map(|ttl| self.started_at + ttl.as_secs()),
+            idle_timeout_secs: self.settings.idle_timeout.map(|d| d.as_secs()),
+            credentials: self
+                .credentials
+                .iter()
+                .map(|c| {
+                    let token = first_token(&c.sources).map(|(_, t)| t);
+                    HeldCredential {
+                        url: c.scope.to_string(),
+                        username: c.username.clone(),
+                        token: token.as_ref().map(|t| t.masked().to_string()),
+                        expires_at: token
+                            .as_ref()
+                            .and_then(|t| expiry(c, t))
+                            .or(c.expires)
+                            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                            .map(|d| d.as_secs()),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Serves until shutdown is requested, then stops accepting and lets requests in flight end.
+pub async fn run(listener: Listener, daemon: Arc<Daemon>) {
+    let mut stop = daemon.shutdown.subscribe();
+    spawn_stoppers(&daemon);
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut tasks = JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            p = Arc::clone(&permits).acquire_owned() => p.expect("the semaphore is never closed"),
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let stream = tokio::select! {
+            s = listener.accept() => s,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        match stream {
+            Ok(stream) => {
+                let daemon = Arc::clone(&daemon);
+                tasks.spawn(async move {
+                    handle(stream, &daemon).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                tracing::warn!(event = "accept_failed", error = %e);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        while tasks.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            event = "shutdown",
+            "requests still in flight after the grace period were dropped"
+        );
+    }
+}
+
+/// SIGTERM, SIGINT, `--ttl` and `--idle-timeout` all end up in `request_shutdown`.
+fn spawn_stoppers(daemon: &Arc<Daemon>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        for (kind, name) in [
+            (SignalKind::terminate(), "SIGTERM"),
+            (SignalKind::interrupt(), "SIGINT"),
+        ] {
+            if let Ok(mut sig) = signal(kind) {
+                let d = Arc::clone(daemon);
+                tokio::spawn(async move {
+                    if sig.recv().await.is_some() {
+                        d.request_shutdown(name);
+                    }
+                });
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let d = Arc::clone(daemon);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                d.request_shutdown("Ctrl-C");
+            }
+        });
+    }
+    if let Some(ttl) = daemon.settings.ttl {
+        let d = Arc::clone(daemon);
+        tokio::spawn(async move {
+            tokio::time::sleep(ttl).await;
+            d.request_shutdown("the --ttl elapsed");
+        });
+    }
+    if let Some(idle) = daemon.settings.idle_timeout {
+        let d = Arc::clone(daemon);
+        tokio::spawn(async move {
+            loop {
+                let last = Duration::from_millis(d.last_activity.load(Ordering::Relaxed));
+                let quiet = d.started.elapsed().saturating_sub(last);
+                if quiet >= idle {
+                    d.request_shutdown("the --idle-timeout elapsed");
+                    return;
+                }
+                tokio::time::sleep(idle - quiet).await;
+            }
+        });
+    }
+}
+
+/// Who is on the other end; `None` fields where the platform does not say.
+struct Peer {
+    pid: Option<u32>,
+    command: Option<String>,
+}
+
+async fn handle(stream: Stream, daemon: &Daemon) {
+    let creds = stream.peer_creds().ok();
+    let pid = creds.as_ref().and_then(|c| c.pid()).map(|p| p as u32);
+    #[cfg(unix)]
+    {
+        let uid = creds.as_ref().and_then(|c| c.euid());
+        if uid.is_none() || uid != daemon.our_uid {
+            tracing::warn!(
+                event = "peer_refused",
+                peer_pid = pid,
+                peer_uid = uid,
+                "a process of another user connected; closed without an answer"
+            );
+            return;
+        }
+    }
+    let peer = Peer {
+        pid,
+        command: pid.and_then(crate::hardening::command_name),
+    };
+    let mut stream = stream;
+    let request = match tokio::time::timeout(CLIENT_TIMEOUT, read_frame(&mut stream)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            tracing::warn!(event = "bad_request", peer_pid = peer.pid, error = %e);
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(
+                event = "client_timeout",
+                peer_pid = peer.pid,
+                "no complete request in time; closed"
+            );
+            return;
+        }
+    };
+    daemon.touch();
+    let (kind, payload) = request;
+    let reply = match kind {
+        Kind::Get => get(&payload, daemon, &peer),
+        Kind::Erase => erase(&payload, daemon, &peer),
+        Kind::Status => {
+            let json = serde_json::to_vec(&daemon.state()).unwrap_or_default();
+            frame(Kind::Data, &json)
+        }
+        Kind::Stop => {
+            tracing::info!(
+                event = "stop_requested",
+                peer_pid = peer.pid,
+                peer_command = peer.command.as_deref()
+            );
+            daemon.request_shutdown("a stop request");
+            frame(Kind::Data, b"stopping")
+        }
+        _ => frame(Kind::Refuse, b"not a request"),
+    };
+    let _ = tokio::time::timeout(CLIENT_TIMEOUT, async {
+        stream.write_all(&reply).await?;
+        stream.flush().await
+    })
+    .await;
+}
+
+async fn read_frame(stream: &mut Stream) -> Result<(Kind, Zeroizing<Vec<u8>>), String> {
+    let mut header = [0u8; HEADER_LEN];
+    stream
+        .read_exact(&mut header)
+        .await
+        .map_err(|e| e.to_string())?;
+    let h = framing::parse_header(&header).map_err(|e| e.to_string())?;
+    let mut payload = Zeroizing::new(vec![0u8; h.len]);
+    stream
+        .read_exact(&mut payload)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((h.kind, payload))
+}
+
+fn frame(kind: Kind, payload: &[u8]) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(HEADER_LEN + payload.len()));
+    framing::encode_into(kind, payload, &mut out);
+    out
+}
+
+fn get(payload: &[u8], daemon: &Daemon, peer: &Peer) -> Zeroizing<Vec<u8>> {
+    let request = Request::parse(payload);
+    let result = request
+        .as_ref()
+        .map_err(|m| Refusal::from(*m))
+        .and_then(|r| answer(r, &daemon.credentials));
+    let host = request
+        .as_ref()
+        .ok()
+        .and_then(|r| r.host.clone())
+        .unwrap_or_default();
+    match result {
+        Ok(answered) => {
+            daemon.audit.answered.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                event = "get",
+                decision = "answer",
+                peer_pid = peer.pid,
+                peer_command = peer.command.as_deref(),
+                origin = %answered.scope,
+                username = %answered.username,
+                token = %answered.token,
+            );
+            frame(Kind::Answer, &answered.response)
+        }
+        Err(why) => {
+            daemon.audit.refused.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                event = "get",
+                decision = "refuse",
+                reason = %why,
+                peer_pid = peer.pid,
+                peer_command = peer.command.as_deref(),
+                host = %host,
+            );
+            frame(Kind::Refuse, why.to_string().as_bytes())
+        }
+    }
+}
+
+/// git's `erase` means the server refused the credential we gave. The client sends the
+/// request without the password, plus the password's fingerprint.
+fn erase(payload: &[u8], daemon: &Daemon, peer: &Peer) -> Zeroizing<Vec<u8>> {
+    let Ok(request) = Request::parse(payload) else {
+        return frame(Kind::Refuse, b"malformed");
+    };
+    let fingerprint = std::str::from_utf8(payload)
+        .ok()
+        .and_then(|t| t.lines().rev().find_map(|l| l.strip_prefix("fingerprint=")))
+        .filter(|f| f.len() == 8 && f.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned);
+    match decide(&request, &daemon.credentials) {
+        Decision::Answer(c) => {
+            tracing::warn!(
+                event = "erase",
+                decision = "rejected_by_server",
+                peer_pid = peer.pid,
+                peer_command = peer.command.as_deref(),
+                origin = %c.scope,
+                token_fingerprint = fingerprint.as_deref().unwrap_or("unknown"),
+                "the server rejected the token: expired or revoked, or missing the write_repository scope"
+            );
+            daemon
+                .audit
+                .record_rejection(c.scope.to_string(), fingerprint);
+        }
+        Decision::Refuse(why) => {
+            tracing::debug!(event = "erase", decision = "not_ours", reason = %why);
+        }
+    }
+    frame(Kind::Data, b"recorded")
+}
+
+/// The fingerprint line the client adds to an erase in place of the password.
+pub fn erase_payload(request: &Request) -> Zeroizing<Vec<u8>> {
+    let fingerprint = request
+        .password
+        .as_ref()
+        .and_then(|p| Token::new(secrecy::ExposeSecret::expose_secret(p).to_owned()).ok())
+        .map(|t| t.fingerprint());
+    let without_password = Request {
+        protocol: request.protocol.clone(),
+        host: request.host.clone(),
+        path: request.path.clone(),
+        username: request.username.clone(),
+        password: None,
+        multi: Default::default(),
+    };
+    let mut out = without_password.encode();
+    if let Some(f) = fingerprint {
+        out.extend_from_slice(format!("fingerprint={f}\n").as_bytes());
+    }
+    out
+}

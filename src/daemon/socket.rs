@@ -1,0 +1,252 @@
+//! Where the daemon's socket lives, and the checks that make it ours alone.
+//!
+//! The socket sits in a directory of its own that must be a real directory (not a symlink),
+//! owned by us, with no access for group or others. One daemon per socket is guaranteed by an
+//! exclusive `flock` on `<socket>.lock`, held for the daemon's whole life: only the holder
+//! may remove or create the socket, so a loser of a start-up race can never unlink a live
+//! daemon's socket, and the kernel drops the lock of a SIGKILLed daemon, so the next start
+//! reclaims its stale socket.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    #[error("cannot create the socket directory {}: {source}", dir.display())]
+    CreateDir { dir: PathBuf, source: io::Error },
+    #[error("the socket directory {} is a symlink; use a real directory", dir.display())]
+    Symlink { dir: PathBuf },
+    #[error("{} is not a directory", dir.display())]
+    NotADirectory { dir: PathBuf },
+    #[error("the socket directory {} belongs to uid {owner}, not to us (uid {ours}); choose another --socket", dir.display())]
+    NotOurs { dir: PathBuf, owner: u32, ours: u32 },
+    #[error("the socket directory {} is open to other users (mode {mode:04o}); fix: chmod 700 {}", dir.display(), dir.display())]
+    OpenToOthers { dir: PathBuf, mode: u32 },
+    #[error("a daemon is already running on {}{}", socket.display(), pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    AlreadyRunning { socket: PathBuf, pid: Option<u32> },
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+/// The default socket: `$XDG_RUNTIME_DIR/git-credential-gitlab-ci/daemon.sock`, else the
+/// per-user cache directory. On Windows, a named pipe of the same name.
+pub fn default_socket_path() -> PathBuf {
+    #[cfg(windows)]
+    {
+        let user = std::env::var("USERNAME").unwrap_or_default();
+        PathBuf::from(format!("git-credential-gitlab-ci-{user}"))
+    }
+    #[cfg(not(windows))]
+    {
+        let base = directories::BaseDirs::new();
+        let dir = base
+            .as_ref()
+            .and_then(|b| b.runtime_dir().map(Path::to_path_buf))
+            .or_else(|| base.as_ref().map(|b| b.cache_dir().to_path_buf()))
+            .unwrap_or_else(|| {
+                std::env::temp_dir().join(format!(
+                    "git-credential-gitlab-ci-{}",
+                    crate::hardening::our_uid().unwrap_or(0)
+                ))
+            });
+        dir.join("git-credential-gitlab-ci").join("daemon.sock")
+    }
+}
+
+/// Creates the socket's directory (mode 0700) if needed and checks that it is ours alone.
+#[cfg(unix)]
+pub fn prepare_dir(socket: &Path) -> Result<(), SocketError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+
+    let dir = socket
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| SocketError::CreateDir {
+            dir: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(source) => {
+            return Err(SocketError::CreateDir {
+                dir: dir.to_path_buf(),
+                source,
+            })
+        }
+    }
+    let meta = std::fs::symlink_metadata(dir).map_err(|source| SocketError::Io {
+        what: "cannot inspect",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let dir = dir.to_path_buf();
+    if meta.file_type().is_symlink() {
+        return Err(SocketError::Symlink { dir });
+    }
+    if !meta.is_dir() {
+        return Err(SocketError::NotADirectory { dir });
+    }
+    let ours = crate::hardening::our_uid().unwrap_or(0);
+    if meta.uid() != ours {
+        return Err(SocketError::NotOurs {
+            dir,
+            owner: meta.uid(),
+            ours,
+        });
+    }
+    let mode = meta.mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(SocketError::OpenToOthers { dir, mode });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn prepare_dir(_socket: &Path) -> Result<(), SocketError> {
+    Ok(())
+}
+
+/// The exclusive lock that makes a daemon the one owner of its socket. Dropping it (or the
+/// process dying) releases it.
+pub struct InstanceLock {
+    _file: std::fs::File,
+}
+
+impl InstanceLock {
+    pub fn path_for(socket: &Path) -> PathBuf {
+        let mut name = socket.as_os_str().to_owned();
+        name.push(".lock");
+        PathBuf::from(name)
+    }
+
+    /// Takes the lock without waiting, and records our pid in it for others' messages.
+    #[cfg(unix)]
+    pub fn acquire(socket: &Path) -> Result<InstanceLock, SocketError> {
+        use std::io::{Read, Seek, Write};
+        use std::os::unix::fs::OpenOptionsExt;
+
+        let path = Self::path_for(socket);
+        let io_err = |what, source| SocketError::Io {
+            what,
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&path)
+            .map_err(|e| io_err("cannot open the lock file", e))?;
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                let mut pid = String::new();
+                let _ = file.read_to_string(&mut pid);
+                return Err(SocketError::AlreadyRunning {
+                    socket: socket.to_path_buf(),
+                    pid: pid.trim().parse().ok(),
+                });
+            }
+            Err(e) => return Err(io_err("cannot lock", e.into())),
+        }
+        file.set_len(0).map_err(|e| io_err("cannot write", e))?;
+        file.rewind().map_err(|e| io_err("cannot write", e))?;
+        write!(file, "{}", std::process::id()).map_err(|e| io_err("cannot write", e))?;
+        Ok(InstanceLock { _file: file })
+    }
+
+    #[cfg(not(unix))]
+    pub fn acquire(socket: &Path) -> Result<InstanceLock, SocketError> {
+        let path = Self::path_for(socket);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(std::env::temp_dir().join(path.file_name().unwrap_or_default()))
+            .map_err(|source| SocketError::Io {
+                what: "cannot open the lock file",
+                path,
+                source,
+            })?;
+        Ok(InstanceLock { _file: file })
+    }
+}
+
+/// Removes a socket file left by a daemon that died without cleaning up. Only the holder of
+/// the instance lock calls this, so the file cannot belong to a live daemon.
+pub fn remove_stale(socket: &Path) -> Result<(), SocketError> {
+    match std::fs::symlink_metadata(socket) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(SocketError::Io {
+            what: "cannot inspect",
+            path: socket.to_path_buf(),
+            source,
+        }),
+        Ok(_) => std::fs::remove_file(socket).map_err(|source| SocketError::Io {
+            what: "cannot remove the stale socket",
+            path: socket.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_directory_is_created_private_and_checked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let socket = tmp.path().join("run").join("daemon.sock");
+        prepare_dir(&socket).unwrap();
+        let mode = std::fs::metadata(socket.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+
+        std::fs::set_permissions(
+            socket.parent().unwrap(),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        assert!(matches!(
+            prepare_dir(&socket),
+            Err(SocketError::OpenToOthers { mode: 0o755, .. })
+        ));
+
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(socket.parent().unwrap(), &link).unwrap();
+        assert!(matches!(
+            prepare_dir(&link.join("daemon.sock")),
+            Err(SocketError::Symlink { .. })
+        ));
+    }
+
+    #[test]
+    fn only_one_holder_of_the_instance_lock() {
+        let tmp = tempfile::tempdir().unwrap();
+        let socket = tmp.path().join("daemon.sock");
+        let first = InstanceLock::acquire(&socket).unwrap();
+        match InstanceLock::acquire(&socket) {
+            Err(SocketError::AlreadyRunning { pid, .. }) => {
+                assert_eq!(pid, Some(std::process::id()))
+            }
+            other => panic!("expected AlreadyRunning, got {:?}", other.err()),
+        }
+        drop(first);
+        InstanceLock::acquire(&socket).unwrap();
+    }
+}

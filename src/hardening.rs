@@ -1,0 +1,66 @@
+//! Process hardening for the daemon, and identity checks on both ends of its socket.
+//!
+//! The daemon holds tokens for hours, so at start it makes itself as hard to read as an
+//! unprivileged process can: no core dumps, not dumpable (which also bars ptrace and
+//! `/proc/<pid>/mem` for other processes of the same user), and no new privileges for anything
+//! it could ever execute. Memory locking is not used: `mlockall` fails or breaks a threaded
+//! runtime under ordinary `RLIMIT_MEMLOCK`, and a non-dumpable process already keeps its pages
+//! out of core files; SECURITY.md explains the remaining swap exposure.
+
+/// What could not be applied, in words, for the log. An empty list means all of it.
+pub fn harden_process() -> Vec<String> {
+    let mut missed = Vec::new();
+    #[cfg(unix)]
+    {
+        use rustix::process::{setrlimit, Resource, Rlimit};
+        let none = Rlimit {
+            current: Some(0),
+            maximum: Some(0),
+        };
+        if let Err(e) = setrlimit(Resource::Core, none) {
+            missed.push(format!("RLIMIT_CORE=0: {e}"));
+        }
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use rustix::process::{set_dumpable_behavior, DumpableBehavior};
+        if let Err(e) = set_dumpable_behavior(DumpableBehavior::NotDumpable) {
+            missed.push(format!("PR_SET_DUMPABLE=0: {e}"));
+        }
+        if let Err(e) = rustix::thread::set_no_new_privs(true) {
+            missed.push(format!("PR_SET_NO_NEW_PRIVS: {e}"));
+        }
+    }
+    missed
+}
+
+/// Our effective user id; `None` where the platform has no such thing.
+pub fn our_uid() -> Option<u32> {
+    #[cfg(unix)]
+    {
+        Some(rustix::process::geteuid().as_raw())
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// The short command name of a process, for the audit trail (Linux: `/proc/<pid>/comm`).
+pub fn command_name(pid: u32) -> Option<String> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        Some(
+            comm.trim_end()
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect(),
+        )
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = pid;
+        None
+    }
+}
