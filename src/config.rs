@@ -103,6 +103,9 @@ pub enum ConfigError {
 pub struct Config {
     pub credentials: Vec<Credential>,
     pub files: Vec<ConfigFileState>,
+    /// Settings that could not be used but do not stop the rest from being served, such as
+    /// `--token-env` with no URL outside a GitLab job. `status` reports them.
+    pub problems: Vec<ConfigError>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -134,22 +137,19 @@ impl<F: Fn(&str) -> Option<String>> Env for F {
 impl Config {
     pub fn load(flags: &Flags, env: &impl Env) -> Result<Config, ConfigError> {
         let mut config = Config::default();
-        if let Some(credential) = command_line_credential(flags, env)? {
-            config.credentials.push(credential);
+        match command_line_credential(flags, env) {
+            Ok(Some(credential)) => config.credentials.push(credential),
+            Ok(None) => {}
+            Err(ConfigError::NoUrl) => config.problems.push(ConfigError::NoUrl),
+            Err(e) => return Err(e),
         }
         for path in config_paths(flags, env) {
-            let present = match std::fs::read_to_string(&path) {
-                Ok(text) => {
+            let present = match config_file::read(&path)? {
+                Some(text) => {
                     config.credentials.extend(config_file::parse(&text, &path)?);
                     true
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-                Err(e) => {
-                    return Err(ConfigError::File {
-                        path,
-                        problem: format!("cannot be read: {}", e.kind()),
-                    })
-                }
+                None => false,
             };
             config.files.push(ConfigFileState { path, present });
         }
@@ -416,8 +416,9 @@ mod tests {
             sources: vec![TokenSource::Env("MY_TOKEN".into())],
             ..no_files()
         };
-        let err = Config::load(&flags, &env(&[])).unwrap_err();
-        assert!(matches!(err, ConfigError::NoUrl));
+        let config = Config::load(&flags, &env(&[])).unwrap();
+        assert!(config.credentials.is_empty());
+        assert!(matches!(config.problems[..], [ConfigError::NoUrl]));
         let config = Config::load(&flags, &env(&[("CI_SERVER_URL", "https://g.example")])).unwrap();
         assert_eq!(
             config.credentials.len(),

@@ -29,6 +29,32 @@ const CREDENTIAL_KEYS: [&str; 5] = ["url", "username", "token_env", "token_file"
 /// The largest config file we read; anything bigger is surely not ours.
 pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
 
+/// Reads a config file: `None` if there is none. Opened non-blocking and checked to be a
+/// regular file, so a FIFO cannot hang git, and read only up to the size cap.
+pub fn read(path: &Path) -> Result<Option<String>, ConfigError> {
+    use std::io::Read;
+    let fail = |problem: String| ConfigError::File {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let file = match crate::source::open_nonblocking(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fail(format!("cannot be read: {}", e.kind()))),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| fail(format!("cannot be read: {}", e.kind())))?;
+    if !meta.is_file() {
+        return Err(fail("is not a regular file".into()));
+    }
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| fail(format!("cannot be read as UTF-8 text: {}", e.kind())))?;
+    Ok(Some(text))
+}
+
 pub fn parse(text: &str, path: &Path) -> Result<Vec<Credential>, ConfigError> {
     let fail = |problem: String| ConfigError::File {
         path: path.to_path_buf(),

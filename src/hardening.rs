@@ -9,6 +9,7 @@
 
 /// What could not be applied, in words, for the log. An empty list means all of it.
 pub fn harden_process() -> Vec<String> {
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut missed = Vec::new();
     #[cfg(unix)]
     {

@@ -282,7 +282,9 @@ pub fn read_message(
     timeout: Duration,
 ) -> Result<Zeroizing<Vec<u8>>, Malformed> {
     let deadline = Instant::now() + timeout;
-    let mut buf = Zeroizing::new(Vec::with_capacity(4096));
+    // Sized for the largest request up front: growing would free copies of a `store` or
+    // `erase` password without zeroing them. Untouched pages of it cost nothing.
+    let mut buf = Zeroizing::new(Vec::with_capacity(MAX_REQUEST_BYTES));
     let mut chunk = Zeroizing::new([0u8; 8192]);
     loop {
         let n = match input.read_before(&mut chunk[..], deadline) {

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::token::{InvalidToken, Token, MAX_TOKEN_BYTES};
 
@@ -137,6 +137,7 @@ fn wipe_os_string(raw: &mut std::ffi::OsString) {
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStringExt;
+        use zeroize::Zeroize;
         std::mem::take(raw).into_vec().zeroize();
     }
     #[cfg(not(unix))]
@@ -182,7 +183,7 @@ fn read_file(path: &Path) -> Result<Token, Unavailable> {
 }
 
 #[cfg(unix)]
-fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+pub(crate) fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
         .read(true)
@@ -193,7 +194,7 @@ fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
 }
 
 #[cfg(not(unix))]
-fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+pub(crate) fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
     std::fs::File::open(path)
 }
 

@@ -206,6 +206,12 @@ impl Report {
             }
         };
         report.config_files = config.files.clone();
+        for problem in &config.problems {
+            report.lines.push(Line::problem(
+                format!("a setting is ignored: {problem}"),
+                "give --url (or GIT_CREDENTIAL_GITLAB_CI_URL) with the token options, or run inside a GitLab CI job",
+            ));
+        }
         if config.credentials.is_empty() && !report.daemon.running {
             report.lines.push(Line::problem(
                 "nothing to serve: no --url, no config file credential, and not inside a GitLab CI job",
@@ -365,7 +371,10 @@ fn credential_report(
     if c.scope.path.is_some() {
         lines.push(Line::warning(
             "this credential is scoped to a path, and git sends paths for http(s) only with credential.useHttpPath",
-            format!("git config --global credential.{}.useHttpPath true", c.scope.origin),
+            format!(
+                "git config --global credential.{}.useHttpPath true (--system where the helper is configured system-wide)",
+                c.scope.origin
+            ),
         ));
     }
     CredentialReport {

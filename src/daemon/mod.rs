@@ -17,7 +17,7 @@ pub mod handoff;
 pub mod server;
 pub mod socket;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -219,6 +219,7 @@ mod reexec {
     //! Unix start-up: re-execute with an empty environment and hand the tokens over a pipe.
 
     use super::*;
+    use std::io::Read;
     use std::os::fd::{AsRawFd, OwnedFd};
     use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};

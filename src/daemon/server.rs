@@ -41,6 +41,7 @@ pub struct Daemon {
     /// Milliseconds after `started` of the last request, for the idle timeout.
     last_activity: AtomicU64,
     shutdown: watch::Sender<bool>,
+    #[cfg_attr(not(unix), allow(dead_code))]
     our_uid: Option<u32>,
 }
 
