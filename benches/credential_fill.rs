@@ -25,12 +25,25 @@ fn main() {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(400usize);
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = tempfile::Builder::new()
+        .prefix("bench")
+        .tempdir_in("/tmp")
+        .expect("temp dir");
     let ours = release_binary();
+    let socket = dir.path().join("run").join("d.sock");
+    let ready = start_daemon(&ours, &socket);
     let cases = vec![
         Case {
-            name: "ours, by absolute path",
-            helper: ours.display().to_string(),
+            name: "ours, standalone",
+            helper: format!("{} --use-daemon never", ours.display()),
+        },
+        Case {
+            name: "ours, through the daemon",
+            helper: format!(
+                "{} --use-daemon only --socket {}",
+                ours.display(),
+                socket.display()
+            ),
         },
         Case {
             name: "inline shell function",
@@ -84,6 +97,23 @@ fn main() {
         .args(["credential-cache", "exit"])
         .status();
 
+    let daemon_pid =
+        std::fs::read_to_string(format!("{}.lock", socket.display())).unwrap_or_default();
+    let rss = rss_kib(daemon_pid.trim());
+    let _ = Command::new(&ours)
+        .args(["--socket", &socket.display().to_string(), "stop"])
+        .stdout(Stdio::null())
+        .status();
+    let mut starts = Vec::new();
+    for _ in 0..10 {
+        starts.push(start_daemon(&ours, &socket));
+        let _ = Command::new(&ours)
+            .args(["--socket", &socket.display().to_string(), "stop"])
+            .stdout(Stdio::null())
+            .status();
+    }
+    starts.push(ready);
+
     let medians: Vec<Duration> = samples.iter_mut().map(|s| percentile(s, 50)).collect();
     let base = medians[0];
     println!("git credential fill, {rounds} interleaved rounds");
@@ -101,6 +131,48 @@ fn main() {
             medians[i].as_secs_f64() / base.as_secs_f64()
         );
     }
+    println!(
+        "daemon: added latency {:+.3} ms (median through the daemon minus standalone)",
+        ms(medians[1]) - ms(medians[0])
+    );
+    println!(
+        "daemon: start to ready (daemon --detach), median of {}: {:.2} ms",
+        starts.len(),
+        ms(percentile(&mut starts, 50))
+    );
+    println!(
+        "daemon: RSS after {} requests: {} KiB",
+        rounds + 21,
+        rss.map_or("unknown".into(), |k| k.to_string())
+    );
+}
+
+/// Starts a detached daemon holding TOKEN on `socket`; returns how long `--detach` took,
+/// which is the time until the socket accepts connections.
+fn start_daemon(ours: &Path, socket: &Path) -> Duration {
+    let started = Instant::now();
+    let status = Command::new(ours)
+        .args([
+            "--socket",
+            &socket.display().to_string(),
+            "daemon",
+            "--detach",
+        ])
+        .env("CI_SERVER_URL", "https://gitlab.example.com")
+        .env("CI_JOB_TOKEN", TOKEN)
+        .stdout(Stdio::null())
+        .status()
+        .expect("the daemon starts");
+    assert!(status.success(), "the daemon did not start");
+    started.elapsed()
+}
+
+fn rss_kib(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn release_binary() -> PathBuf {

@@ -147,26 +147,28 @@ impl Request {
         if scheme.is_empty() {
             return Err(Malformed::BadUrl);
         }
-        let (authority, path) = match rest.find('/') {
-            Some(slash) => (&rest[..slash], Some(&rest[slash + 1..])),
-            None => (rest, None),
-        };
-        let (userinfo, host) = match authority.rfind('@') {
-            Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
-            None => (None, authority),
+        // Split exactly as git's credential_from_url does, or a URL could name one host to
+        // git and another to us: the host ends at the first '/', '?' or '#', and userinfo is
+        // everything before the FIRST '@' if that comes before the host's end.
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let host_start = match rest.find('@').filter(|&at| at < end) {
+            Some(at) => {
+                let userinfo = &rest[..at];
+                match userinfo.split_once(':') {
+                    Some((user, pass)) => {
+                        self.username = Some(percent_decode(user)?);
+                        self.password = Some(SecretString::from(percent_decode(pass)?));
+                    }
+                    None => self.username = Some(percent_decode(userinfo)?),
+                }
+                at + 1
+            }
+            None => 0,
         };
         self.protocol = Some(scheme.to_owned());
-        self.host = Some(percent_decode(host)?);
-        if let Some(userinfo) = userinfo {
-            match userinfo.split_once(':') {
-                Some((user, pass)) => {
-                    self.username = Some(percent_decode(user)?);
-                    self.password = Some(SecretString::from(percent_decode(pass)?));
-                }
-                None => self.username = Some(percent_decode(userinfo)?),
-            }
-        }
-        if let Some(path) = path {
+        self.host = Some(percent_decode(&rest[host_start..end])?);
+        let path = rest[end..].trim_start_matches('/');
+        if !path.is_empty() {
             let decoded = percent_decode(path)?;
             let trimmed = decoded.trim_end_matches('/');
             if !trimmed.is_empty() {
@@ -282,9 +284,7 @@ pub fn read_message(
     timeout: Duration,
 ) -> Result<Zeroizing<Vec<u8>>, Malformed> {
     let deadline = Instant::now() + timeout;
-    // Sized for the largest request up front: growing would free copies of a `store` or
-    // `erase` password without zeroing them. Untouched pages of it cost nothing.
-    let mut buf = Zeroizing::new(Vec::with_capacity(MAX_REQUEST_BYTES));
+    let mut buf = Zeroizing::new(Vec::with_capacity(8192));
     let mut chunk = Zeroizing::new([0u8; 8192]);
     loop {
         let n = match input.read_before(&mut chunk[..], deadline) {
@@ -298,6 +298,16 @@ pub fn read_message(
         let scan_from = buf.len().saturating_sub(1);
         if buf.len() + n > MAX_REQUEST_BYTES {
             return Err(Malformed::TooLarge);
+        }
+        if buf.len() + n > buf.capacity() {
+            // Grow by copying into a new buffer and zeroing the old one: letting the Vec
+            // reallocate would free a copy of a `store` or `erase` password unzeroed.
+            let wanted = (buf.capacity() * 2)
+                .max(buf.len() + n)
+                .min(MAX_REQUEST_BYTES);
+            let mut bigger = Zeroizing::new(Vec::with_capacity(wanted));
+            bigger.extend_from_slice(&buf);
+            buf = bigger;
         }
         buf.extend_from_slice(&chunk[..n]);
         if let Some(end) = blank_line(&buf, scan_from) {
@@ -411,6 +421,23 @@ mod tests {
         let r = parse("url=https://gitlab.example\nhost=after\n");
         assert_eq!(r.host.as_deref(), Some("after"));
         assert_eq!(r.path, None);
+    }
+
+    #[test]
+    fn url_hosts_end_where_gits_do() {
+        // git reads evil.example as the host of each of these; so must we.
+        for url in [
+            "url=https://gitlab-ci-token:pw@evil.example#@gitlab.example.com/\n",
+            "url=https://evil.example?@gitlab.example.com\n",
+            "url=https://evil.example#@gitlab.example.com\n",
+        ] {
+            assert_eq!(parse(url).host.as_deref(), Some("evil.example"), "{url}");
+        }
+        let r = parse("url=https://a@b@gitlab.example.com/p\n");
+        assert_eq!(r.username.as_deref(), Some("a"));
+        assert_eq!(r.host.as_deref(), Some("b@gitlab.example.com"));
+        let r = parse("url=https://h//g/p.git//\n");
+        assert_eq!(r.path.as_deref(), Some("g/p.git"));
     }
 
     #[test]

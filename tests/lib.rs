@@ -4,5 +4,6 @@
 mod support;
 
 mod hostile_requests;
+mod properties;
 mod push_through_helper;
 mod server_selftest;
