@@ -88,6 +88,9 @@ enum Command {
     Erase,
     /// Explain what is served, where each token comes from, and what is wrong.
     Status {
+        /// The URL to check git's set-up for [default: origin's push URL, else
+        /// $CI_SERVER_URL/$CI_PROJECT_PATH.git]
+        url: Option<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -170,7 +173,9 @@ pub fn main() -> ExitCode {
         Command::Get | Command::Store | Command::Erase => {
             git_action(&cli.command, &flags, &socket, mode.unwrap_or_default())
         }
-        Command::Status { json } => status(&flags, &socket, mode.unwrap_or_default(), json),
+        Command::Status { url, json } => {
+            status(&flags, &socket, mode.unwrap_or_default(), url, json)
+        }
         Command::Daemon(args) => run_daemon(&flags, socket, args),
         Command::Stop => stop(&socket),
         // An action from a newer git: say nothing, so git moves on.
@@ -341,9 +346,24 @@ fn stop(socket: &std::path::Path) -> ExitCode {
     }
 }
 
-fn status(flags: &Flags, socket: &std::path::Path, mode: Mode, json: bool) -> ExitCode {
+fn status(
+    flags: &Flags,
+    socket: &std::path::Path,
+    mode: Mode,
+    url: Option<String>,
+    json: bool,
+) -> ExitCode {
     let daemon = crate::status::query_daemon(socket, mode);
-    let report = Report::build(Config::load(flags, &ProcessEnv), daemon, SystemTime::now());
+    let target = url
+        .map(|u| (u, "given on the command line".to_owned()))
+        .or_else(origin_push_url)
+        .or_else(ci_project_url);
+    let report = Report::build(
+        Config::load(flags, &ProcessEnv),
+        daemon,
+        target,
+        SystemTime::now(),
+    );
     let text = if json {
         let mut s = serde_json::to_string_pretty(&report).unwrap_or_default();
         s.push('\n');
@@ -357,4 +377,41 @@ fn status(flags: &Flags, socket: &std::path::Path, mode: Mode, json: bool) -> Ex
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The push URL of `origin` as written in the config (`pushurl`, else `url`), before any
+/// `insteadOf` rewriting, which the report shows as a finding of its own.
+fn origin_push_url() -> Option<(String, String)> {
+    let get = |key: &str| {
+        let out = std::process::Command::new("git")
+            .args(["config", "--get", key])
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        let url = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+        (out.status.success() && !url.is_empty()).then_some(url)
+    };
+    get("remote.origin.pushurl")
+        .or_else(|| get("remote.origin.url"))
+        .map(|url| (url, "origin's push URL".to_owned()))
+}
+
+/// `$CI_SERVER_URL/$CI_PROJECT_PATH.git`, or the server alone.
+fn ci_project_url() -> Option<(String, String)> {
+    let server = std::env::var("CI_SERVER_URL")
+        .ok()
+        .filter(|s| !s.is_empty())?;
+    let server = server.trim_end_matches('/');
+    Some(
+        match std::env::var("CI_PROJECT_PATH")
+            .ok()
+            .filter(|p| !p.is_empty())
+        {
+            Some(project) => (
+                format!("{server}/{project}.git"),
+                "CI_SERVER_URL and CI_PROJECT_PATH".to_owned(),
+            ),
+            None => (format!("{server}/"), "CI_SERVER_URL".to_owned()),
+        },
+    )
 }

@@ -12,8 +12,10 @@ use zeroize::Zeroizing;
 
 use crate::framing::{self, FrameError, Kind, HEADER_LEN};
 
-/// Connecting, sending and reading each get this long: a wedged daemon must not hang git.
-pub const TIMEOUT: Duration = Duration::from_millis(1500);
+/// Sending and reading each get this long: a wedged daemon must not hang git. It is longer
+/// than the daemon's own per-connection deadline (1 s), so a request that waits for a free
+/// connection slot behind silent peers is still answered.
+pub const TIMEOUT: Duration = Duration::from_millis(2500);
 
 /// Whether `get` asks a daemon: `auto` (if one is reachable), `only` (never answer
 /// standalone) or `never`.

@@ -26,6 +26,10 @@ pub mod config;
 pub mod config_file;
 pub mod daemon;
 pub mod framing;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod git_config;
+pub mod git_findings;
 pub mod hardening;
 pub mod helper;
 pub mod logging;

@@ -15,6 +15,7 @@ use crate::config::{
 };
 use crate::daemon::audit::DaemonState;
 use crate::framing::Kind;
+use crate::git_findings::GitFindings;
 use crate::helper::expiry;
 use crate::source::{resolve_all, TokenSource, Unavailable};
 use crate::token::{Masked, TokenKind};
@@ -36,21 +37,21 @@ pub struct Line {
 }
 
 impl Line {
-    fn ok(message: impl Into<String>) -> Line {
+    pub(crate) fn ok(message: impl Into<String>) -> Line {
         Line {
             level: Level::Ok,
             message: message.into(),
             fix: None,
         }
     }
-    fn warning(message: impl Into<String>, fix: impl Into<String>) -> Line {
+    pub(crate) fn warning(message: impl Into<String>, fix: impl Into<String>) -> Line {
         Line {
             level: Level::Warning,
             message: message.into(),
             fix: Some(fix.into()),
         }
     }
-    fn problem(message: impl Into<String>, fix: impl Into<String>) -> Line {
+    pub(crate) fn problem(message: impl Into<String>, fix: impl Into<String>) -> Line {
         Line {
             level: Level::Problem,
             message: message.into(),
@@ -178,14 +179,18 @@ pub struct Report {
     pub config_files: Vec<ConfigFileState>,
     pub credentials: Vec<CredentialReport>,
     pub daemon: DaemonReport,
+    /// git's own set-up for the URL checked, if there was one to check.
+    pub git: Option<GitFindings>,
     /// Problems that belong to no single credential.
     pub lines: Vec<Line>,
 }
 
 impl Report {
+    /// `git` is the URL to check git's set-up for and where that URL came from.
     pub fn build(
         config: Result<Config, ConfigError>,
         daemon: DaemonReport,
+        git: Option<(String, String)>,
         now: SystemTime,
     ) -> Report {
         let mut report = Report {
@@ -193,6 +198,7 @@ impl Report {
             config_files: Vec::new(),
             credentials: Vec::new(),
             daemon,
+            git: None,
             lines: Vec::new(),
         };
         let config = match config {
@@ -223,6 +229,28 @@ impl Report {
             .iter()
             .map(|c| credential_report(c, report.daemon.state.as_ref(), now))
             .collect();
+        match git {
+            Some((url, from)) => {
+                let entries = crate::git_config::read(std::env::current_dir().ok().as_deref())
+                    .unwrap_or_default();
+                let tokens: Vec<_> = config
+                    .credentials
+                    .iter()
+                    .filter_map(|c| crate::source::first_token(&c.sources).map(|(_, t)| t))
+                    .collect();
+                report.git = Some(crate::git_findings::inspect(
+                    &url,
+                    &from,
+                    &entries,
+                    &config.credentials,
+                    &tokens,
+                ));
+            }
+            None => report.lines.push(Line::warning(
+                "no URL to check git's set-up for: not in a repository with an origin remote, and CI_SERVER_URL is not set",
+                "git-credential-gitlab-ci status https://gitlab.example.com/group/project.git",
+            )),
+        }
         report
     }
 
@@ -231,6 +259,7 @@ impl Report {
         self.lines
             .iter()
             .chain(&self.daemon.lines)
+            .chain(self.git.iter().flat_map(|g| &g.lines))
             .chain(self.credentials.iter().flat_map(|c| &c.lines))
             .map(|l| l.level)
             .max()
@@ -272,6 +301,39 @@ impl Report {
                     "", c.url, c.username
                 );
             }
+        }
+        if let Some(git) = &self.git {
+            let _ = writeln!(out, "\ngit, for {} ({}):", git.url, git.url_from);
+            if git.contacts != git.url {
+                let _ = writeln!(out, "  {:<8} git contacts {} instead", "", git.contacts);
+            }
+            if git.chain.is_empty() {
+                let _ = writeln!(out, "  {:<8} no credential helper applies to this URL", "");
+            } else {
+                let _ = writeln!(
+                    out,
+                    "  {:<8} credential helpers, in the order git reads them:",
+                    ""
+                );
+            }
+            for (i, step) in git.chain.iter().enumerate() {
+                let cleared = if step.effective {
+                    ""
+                } else {
+                    " [cleared by a later reset]"
+                };
+                let _ = writeln!(
+                    out,
+                    "  {:<8}   {}. {}{cleared}\n  {:<8}      {} in {}",
+                    "",
+                    i + 1,
+                    step.helper,
+                    "",
+                    step.key,
+                    step.location
+                );
+            }
+            write_lines(&mut out, &git.lines);
         }
         if !self.lines.is_empty() {
             let _ = writeln!(out);

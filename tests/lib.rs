@@ -3,6 +3,8 @@
 
 mod support;
 
+mod daemon;
+mod fuzz_corpus;
 mod hostile_requests;
 mod properties;
 mod push_through_helper;

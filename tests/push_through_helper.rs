@@ -269,6 +269,16 @@ fn status_never_prints_the_token() {
     let file_dir = tempfile::tempdir().unwrap();
     let file = file_dir.path().join("t");
     std::fs::write(&file, TOKEN).unwrap();
+    // git is set up as the README says, so the report has no problem and exits 0.
+    let gitconfig = file_dir.path().join("gitconfig");
+    std::fs::write(
+        &gitconfig,
+        format!(
+            "[credential \"https://gitlab.example.com\"]\n\thelper =\n\thelper = {}\n",
+            binary()
+        ),
+    )
+    .unwrap();
     for args in [&["status"][..], &["status", "--json"]] {
         let out = std::process::Command::new(binary())
             .args(["--token-env", "CI_JOB_TOKEN", "--token-file"])
@@ -277,6 +287,9 @@ fn status_never_prints_the_token() {
             .env("CI_SERVER_URL", "https://gitlab.example.com")
             .env("CI_JOB_TOKEN", TOKEN)
             .env("HOME", file_dir.path())
+            .env("GIT_CONFIG_GLOBAL", &gitconfig)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .current_dir(file_dir.path())
             .output()
             .unwrap();
         let all = format!(

@@ -26,8 +26,11 @@ use crate::source::first_token;
 use crate::token::Token;
 
 pub const MAX_CONNECTIONS: usize = 256;
-/// How long a client has to send its request, and to take our answer.
-pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a client has to send its request, and to take our answer. Our client writes its
+/// request at once, so this only ever expires for a stuck or hostile peer; it is well under
+/// the client's own timeout, so a request queued behind [`MAX_CONNECTIONS`] silent peers is
+/// still answered before the client gives up.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long requests in flight may take to finish once we are asked to stop.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 

@@ -151,8 +151,17 @@ impl InstanceLock {
         match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
             Err(rustix::io::Errno::WOULDBLOCK) => {
+                // The winner may be between truncating the file and writing its pid.
                 let mut pid = String::new();
-                let _ = file.read_to_string(&mut pid);
+                for _ in 0..5 {
+                    pid.clear();
+                    let _ = file.rewind();
+                    let _ = file.read_to_string(&mut pid);
+                    if !pid.trim().is_empty() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
                 return Err(SocketError::AlreadyRunning {
                     socket: socket.to_path_buf(),
                     pid: pid.trim().parse().ok(),

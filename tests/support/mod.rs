@@ -5,6 +5,7 @@
 //! single test uses every helper, hence the blanket `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod git_server;
 pub mod helper;
 pub mod sandbox;

@@ -1,0 +1,5 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    git_credential_gitlab_ci::fuzzing::daemon_frame(data);
+});

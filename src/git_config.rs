@@ -1,0 +1,387 @@
+//! git's configuration as git itself reads it: every entry in order, with its scope and the
+//! file (or command line) it came from, and the URL matching git applies to
+//! `credential.<url>.*`, `http.<url>.*` and `url.<base>.insteadOf` keys.
+//!
+//! We ask git (`git config --list --show-origin --show-scope -z`) rather than parse files
+//! ourselves, so includes, conditional includes, `-c` and `GIT_CONFIG_COUNT` are resolved
+//! exactly as git resolves them.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Serialize;
+
+/// One configuration entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    /// system, global, local, worktree, command.
+    pub scope: String,
+    /// Where it came from: a file path, `-c`, or `GIT_CONFIG_KEY_<n>`.
+    pub source: Source,
+    /// `section.subsection.name`, with section and name lowercased as git does.
+    pub key: String,
+    /// `None` for a key with no `=` at all (a boolean true).
+    #[serde(skip)]
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    File(PathBuf),
+    /// `git -c key=value`.
+    CommandLine,
+    /// `GIT_CONFIG_KEY_<n>`/`GIT_CONFIG_VALUE_<n>` in the environment.
+    Environment(usize),
+    /// Blobs, standard input, anything else git names.
+    Other(String),
+}
+
+impl Entry {
+    /// The section, the subsection if any (case preserved), and the name.
+    pub fn parts(&self) -> (&str, Option<&str>, &str) {
+        let (section, rest) = self.key.split_once('.').unwrap_or((&self.key, ""));
+        match rest.rsplit_once('.') {
+            Some((sub, name)) => (section, Some(sub), name),
+            None => (section, None, rest),
+        }
+    }
+
+    /// Where the entry is, in words: `/etc/gitconfig (system)`, `git -c (command)`, ...
+    pub fn location(&self) -> String {
+        match &self.source {
+            Source::File(p) => format!("{} ({})", p.display(), self.scope),
+            Source::CommandLine => "git -c (command line)".to_owned(),
+            Source::Environment(n) => format!("GIT_CONFIG_KEY_{n} (environment)"),
+            Source::Other(s) => format!("{s} ({})", self.scope),
+        }
+    }
+
+    pub fn file(&self) -> Option<&Path> {
+        match &self.source {
+            Source::File(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// Reads every entry git sees when run in `dir` (a repository or not).
+pub fn read(dir: Option<&Path>) -> io::Result<Vec<Entry>> {
+    let mut cmd = Command::new("git");
+    if let Some(dir) = dir {
+        cmd.arg("-C").arg(dir);
+    }
+    let out = cmd
+        .args(["config", "--list", "--show-origin", "--show-scope", "-z"])
+        .output()?;
+    // Exit status 1 with no output means no config at all; anything on stdout is usable.
+    let mut entries = parse_list(&out.stdout);
+    mark_environment_entries(&mut entries, |k| std::env::var(k).ok());
+    for e in &mut entries {
+        if let (Source::File(p), Some(dir)) = (&e.source, dir) {
+            if p.is_relative() {
+                e.source = Source::File(dir.join(p));
+            }
+        }
+    }
+    Ok(entries)
+}
+
+/// Parses `scope NUL origin NUL key (LF value)? NUL` records.
+pub fn parse_list(raw: &[u8]) -> Vec<Entry> {
+    let text = String::from_utf8_lossy(raw);
+    let mut fields = text.split('\0');
+    let mut entries = Vec::new();
+    while let (Some(scope), Some(origin), Some(kv)) = (fields.next(), fields.next(), fields.next())
+    {
+        if scope.is_empty() && origin.is_empty() {
+            break;
+        }
+        let (key, value) = match kv.split_once('\n') {
+            Some((k, v)) => (k, Some(v.to_owned())),
+            None => (kv, None),
+        };
+        let source = if let Some(path) = origin.strip_prefix("file:") {
+            Source::File(PathBuf::from(path))
+        } else if origin.starts_with("command line:") {
+            Source::CommandLine
+        } else {
+            Source::Other(origin.to_owned())
+        };
+        entries.push(Entry {
+            scope: scope.to_owned(),
+            source,
+            key: key.to_owned(),
+            value,
+        });
+    }
+    entries
+}
+
+/// git lists `GIT_CONFIG_COUNT` entries and `-c` entries alike as "command line:"; the
+/// environment ones come first and match `GIT_CONFIG_KEY_<n>` in order.
+fn mark_environment_entries(entries: &mut [Entry], env: impl Fn(&str) -> Option<String>) {
+    let Some(count) = env("GIT_CONFIG_COUNT").and_then(|c| c.parse::<usize>().ok()) else {
+        return;
+    };
+    let mut n = 0;
+    for e in entries
+        .iter_mut()
+        .filter(|e| e.source == Source::CommandLine)
+    {
+        if n >= count {
+            break;
+        }
+        let key = env(&format!("GIT_CONFIG_KEY_{n}")).unwrap_or_default();
+        if normalise_key(&key) == e.key {
+            e.source = Source::Environment(n);
+            n += 1;
+        }
+    }
+}
+
+/// Lowercases the section and the name, as git stores keys.
+pub fn normalise_key(key: &str) -> String {
+    let Some((section, rest)) = key.split_once('.') else {
+        return key.to_ascii_lowercase();
+    };
+    match rest.rsplit_once('.') {
+        Some((sub, name)) => format!(
+            "{}.{sub}.{}",
+            section.to_ascii_lowercase(),
+            name.to_ascii_lowercase()
+        ),
+        None => format!(
+            "{}.{}",
+            section.to_ascii_lowercase(),
+            rest.to_ascii_lowercase()
+        ),
+    }
+}
+
+/// A URL split the way git's urlmatch compares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    pub scheme: String,
+    pub user: Option<String>,
+    pub password: bool,
+    pub host: String,
+    pub port: Option<u16>,
+    /// With a leading '/', at least "/".
+    pub path: String,
+}
+
+impl Url {
+    pub fn parse(url: &str) -> Option<Url> {
+        let (scheme, rest) = url.split_once("://")?;
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(end);
+        let (userinfo, hostport) = match authority.rfind('@') {
+            Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
+            None => (None, authority),
+        };
+        let (user, password) = match userinfo {
+            Some(u) => match u.split_once(':') {
+                Some((user, _)) => (Some(user.to_owned()), true),
+                None => (Some(u.to_owned()), false),
+            },
+            None => (None, false),
+        };
+        let (host, port) = if hostport.starts_with('[') {
+            let close = hostport.find(']')?;
+            let port = hostport[close + 1..].strip_prefix(':');
+            (&hostport[..=close], port)
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (hostport, None),
+            }
+        };
+        let port = match port {
+            Some("") | None => None,
+            Some(p) => Some(p.parse().ok()?),
+        };
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        Some(Url {
+            scheme: scheme.to_ascii_lowercase(),
+            user,
+            password,
+            host: host.to_ascii_lowercase(),
+            port,
+            path: if path.is_empty() {
+                "/".to_owned()
+            } else {
+                path.to_owned()
+            },
+        })
+    }
+
+    fn effective_port(&self) -> Option<u16> {
+        self.port.or(match self.scheme.as_str() {
+            "https" => Some(443),
+            "http" => Some(80),
+            _ => None,
+        })
+    }
+
+    /// Whether a config key's URL `pattern` applies to this URL, by git's urlmatch rules:
+    /// same scheme; same host, where a `*` in the pattern matches one whole label; same port
+    /// after defaults; the pattern's user, if any, equal; the pattern's path a prefix of ours
+    /// at a '/' boundary.
+    pub fn matched_by(&self, pattern: &Url) -> bool {
+        if pattern.scheme != self.scheme || pattern.effective_port() != self.effective_port() {
+            return false;
+        }
+        if let Some(user) = &pattern.user {
+            if self.user.as_ref() != Some(user) {
+                return false;
+            }
+        }
+        if !host_matches(&pattern.host, &self.host) {
+            return false;
+        }
+        let prefix = pattern.path.trim_end_matches('/');
+        prefix.is_empty()
+            || self.path == prefix
+            || self
+                .path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+    }
+}
+
+fn host_matches(pattern: &str, host: &str) -> bool {
+    let p: Vec<&str> = pattern.split('.').collect();
+    let h: Vec<&str> = host.split('.').collect();
+    p.len() == h.len() && p.iter().zip(&h).all(|(p, h)| *p == "*" || p == h)
+}
+
+/// The URL git actually contacts for `url`, after the longest matching `insteadOf` (or
+/// `pushInsteadOf`, when `push`) rule, and the entry that rewrote it.
+pub fn rewrite<'e>(entries: &'e [Entry], url: &str, push: bool) -> (String, Option<&'e Entry>) {
+    let mut best: Option<(&Entry, &str, &str)> = None;
+    for e in entries {
+        let (section, Some(base), name) = e.parts() else {
+            continue;
+        };
+        let wanted = if push { "pushinsteadof" } else { "insteadof" };
+        if section != "url" || name != wanted {
+            continue;
+        }
+        let Some(prefix) = e.value.as_deref() else {
+            continue;
+        };
+        if url.starts_with(prefix) && best.is_none_or(|(_, p, _)| prefix.len() > p.len()) {
+            best = Some((e, prefix, base));
+        }
+    }
+    match best {
+        Some((e, prefix, base)) => (format!("{base}{}", &url[prefix.len()..]), Some(e)),
+        None if push => rewrite(entries, url, false),
+        None => (url.to_owned(), None),
+    }
+}
+
+/// Whether `url` carries a password in its userinfo.
+pub fn has_password(url: &str) -> bool {
+    Url::parse(url).is_some_and(|u| u.password)
+}
+
+/// `url` with any userinfo's password replaced, for display.
+pub fn mask_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:<secret>@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+/// `url` with its userinfo (user and password) removed.
+pub fn strip_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn parses_gits_nul_separated_listing() {
+        let raw = b"global\0file:/root/.gitconfig\0user.name\nMe\0local\0file:.git/config\0http.noval\0command\0command line:\0credential.helper\nstore\0command\0command line:\0credential.helper\ncache\0";
+        let mut entries = parse_list(raw);
+        assert_eq!(entries.len(), 4);
+        assert_eq!(entries[0].value.as_deref(), Some("Me"));
+        assert_eq!(entries[1].value, None);
+        mark_environment_entries(&mut entries, |k| match k {
+            "GIT_CONFIG_COUNT" => Some("1".into()),
+            "GIT_CONFIG_KEY_0" => Some("Credential.Helper".into()),
+            _ => None,
+        });
+        assert_eq!(entries[2].source, Source::Environment(0));
+        assert_eq!(entries[3].source, Source::CommandLine);
+    }
+
+    #[test]
+    fn keys_split_into_section_subsection_and_name() {
+        let e = Entry {
+            scope: "local".into(),
+            source: Source::CommandLine,
+            key: "credential.https://h.example:8443/g.helper".into(),
+            value: None,
+        };
+        assert_eq!(
+            e.parts(),
+            ("credential", Some("https://h.example:8443/g"), "helper")
+        );
+    }
+
+    #[test]
+    fn urlmatch_follows_gits_rules() {
+        let target = url("https://gitlab.example.com/group/project.git");
+        assert!(target.matched_by(&url("https://gitlab.example.com")));
+        assert!(target.matched_by(&url("https://gitlab.example.com:443/")));
+        assert!(target.matched_by(&url("https://*.example.com")));
+        assert!(target.matched_by(&url("https://gitlab.example.com/group")));
+        assert!(!target.matched_by(&url("https://gitlab.example.com/gro")));
+        assert!(!target.matched_by(&url("https://gitlab.example.com:8443")));
+        assert!(!target.matched_by(&url("http://gitlab.example.com")));
+        assert!(!target.matched_by(&url("https://*.com")));
+        assert!(!target.matched_by(&url("https://me@gitlab.example.com")));
+    }
+
+    #[test]
+    fn insteadof_takes_the_longest_prefix() {
+        let entries = parse_list(b"local\0file:x\0url.https://gitlab-ci-token:T@h/.insteadof\nhttps://h/\0local\0file:x\0url.https://other/.insteadof\nhttps://h/g/\0");
+        let (rewritten, by) = rewrite(&entries, "https://h/p.git", false);
+        assert_eq!(rewritten, "https://gitlab-ci-token:T@h/p.git");
+        assert!(by.is_some());
+        assert_eq!(
+            rewrite(&entries, "https://h/g/p.git", true).0,
+            "https://other/p.git"
+        );
+        assert!(has_password(&rewritten));
+        assert_eq!(
+            mask_password(&rewritten),
+            "https://gitlab-ci-token:<secret>@h/p.git"
+        );
+        assert_eq!(strip_userinfo(&rewritten), "https://h/p.git");
+    }
+}

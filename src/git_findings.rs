@@ -1,0 +1,432 @@
+//! What `status` finds in git's configuration for one URL: the helper chain git will run,
+//! whether it reaches us, what GitLab Runner wrote, and every credential written into config.
+//!
+//! Findings name the file and key, never the value: a value may be the token itself.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use secrecy::ExposeSecret;
+use serde::Serialize;
+
+use crate::config::Credential;
+use crate::git_config::{self, Entry, Url};
+use crate::status::Line;
+use crate::token::Token;
+
+/// Helpers that store what git gives them: each would persist our token on `store`.
+const STORAGE_HELPERS: [&str; 9] = [
+    "store",
+    "cache",
+    "osxkeychain",
+    "libsecret",
+    "wincred",
+    "manager",
+    "manager-core",
+    "gnome-keyring",
+    "netrc",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HelperKind {
+    Ours,
+    Storage,
+    /// GitLab Runner's per-job inline helper (FF_GIT_URLS_WITHOUT_TOKENS on).
+    Runner,
+    Other,
+}
+
+/// One `credential.helper` entry that applies to the URL, in the order git reads them.
+#[derive(Debug, Serialize)]
+pub struct ChainStep {
+    pub key: String,
+    pub location: String,
+    /// `reset` for an empty value, else a description that never includes the raw value.
+    pub helper: String,
+    pub kind: Option<HelperKind>,
+    /// Whether the helper is still in the list when git runs it (not cleared by a later reset).
+    pub effective: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GitFindings {
+    pub url: String,
+    pub url_from: String,
+    /// The URL git contacts after `insteadOf` rules, password masked.
+    pub contacts: String,
+    pub chain: Vec<ChainStep>,
+    pub reaches_us: bool,
+    pub lines: Vec<Line>,
+}
+
+pub fn inspect(
+    url: &str,
+    url_from: &str,
+    entries: &[Entry],
+    served: &[Credential],
+    tokens: &[Arc<Token>],
+) -> GitFindings {
+    let mut lines = Vec::new();
+    let (contacted, rewritten_by) = git_config::rewrite(entries, url, true);
+    let contacts = git_config::mask_password(&contacted);
+    if let Some(rule) = rewritten_by {
+        if git_config::has_password(&contacted) {
+            let runner = if runner_file(rule) {
+                " GitLab Runner wrote it (FF_GIT_URLS_WITHOUT_TOKENS off)."
+            } else {
+                ""
+            };
+            lines.push(Line::problem(
+                format!(
+                    "an insteadOf rule in {} rewrites the URL into one that carries a password, so git never asks any helper and the token sits in git's config.{runner}",
+                    rule.location()
+                ),
+                "git-credential-gitlab-ci scrub (removes the rule and any token in remote URLs)",
+            ));
+        }
+    } else if git_config::has_password(url) {
+        lines.push(Line::problem(
+            "the URL itself carries a password, so git never asks any helper",
+            "git-credential-gitlab-ci scrub",
+        ));
+    }
+
+    let target = Url::parse(&contacted);
+    let (chain, reaches_us) = match &target {
+        Some(t) => helper_chain(entries, t, &mut lines),
+        None => {
+            lines.push(Line::warning(
+                format!("{contacts} is not an http(s) URL: git asks credential helpers only for http(s) remotes"),
+                "use the https:// URL of the project",
+            ));
+            (Vec::new(), false)
+        }
+    };
+    if let Some(t) = &target {
+        path_scope_lines(entries, t, served, &mut lines);
+    }
+    embedded_credential_lines(entries, rewritten_by, served, tokens, &mut lines);
+    GitFindings {
+        url: git_config::mask_password(url),
+        url_from: url_from.to_owned(),
+        contacts,
+        chain,
+        reaches_us,
+        lines,
+    }
+}
+
+fn helper_chain(entries: &[Entry], target: &Url, lines: &mut Vec<Line>) -> (Vec<ChainStep>, bool) {
+    let mut steps: Vec<ChainStep> = Vec::new();
+    for e in entries {
+        let (section, sub, name) = e.parts();
+        if section != "credential" || name != "helper" {
+            continue;
+        }
+        if let Some(pattern) = sub {
+            if !Url::parse(pattern).is_some_and(|p| target.matched_by(&p)) {
+                continue;
+            }
+        }
+        let value = e.value.as_deref().unwrap_or("");
+        if value.is_empty() {
+            for s in steps.iter_mut() {
+                s.effective = false;
+            }
+            steps.push(ChainStep {
+                key: e.key.clone(),
+                location: e.location(),
+                helper: "reset (clears the helpers before it)".to_owned(),
+                kind: None,
+                effective: true,
+            });
+        } else {
+            let kind = classify(value);
+            steps.push(ChainStep {
+                key: e.key.clone(),
+                location: e.location(),
+                helper: describe(value, kind),
+                kind: Some(kind),
+                effective: true,
+            });
+        }
+    }
+    let effective: Vec<&ChainStep> = steps
+        .iter()
+        .filter(|s| s.effective && s.kind.is_some())
+        .collect();
+    let ours = effective
+        .iter()
+        .position(|s| s.kind == Some(HelperKind::Ours));
+    match ours {
+        None => lines.push(Line::problem(
+            "git will not ask git-credential-gitlab-ci for this URL: it is not in the helper chain above, or a later reset clears it",
+            "git-credential-gitlab-ci configure --global (or, inside a job whose runner resets helpers: eval \"$(git-credential-gitlab-ci configure --env)\")",
+        )),
+        Some(i) => {
+            lines.push(Line::ok(format!(
+                "git asks git-credential-gitlab-ci for this URL ({} in the chain)",
+                ordinal(i + 1)
+            )));
+            for before in &effective[..i] {
+                let line = match before.kind {
+                    Some(HelperKind::Runner) => Line::problem(
+                        format!("GitLab Runner's own helper from {} answers before ours (FF_GIT_URLS_WITHOUT_TOKENS on)", before.location),
+                        "eval \"$(git-credential-gitlab-ci configure --env)\" in the job: those entries are read after the runner's",
+                    ),
+                    _ => Line::warning(
+                        format!("{} from {} runs before ours and may answer first", before.helper, before.location),
+                        format!("put a reset and our helper after it, or remove it: git config --unset-all {}", before.key),
+                    ),
+                };
+                lines.push(line);
+            }
+        }
+    }
+    for s in &effective {
+        if s.kind == Some(HelperKind::Runner) && ours.is_none() {
+            lines.push(Line::problem(
+                format!("GitLab Runner's per-job helper from {} is the one git uses (FF_GIT_URLS_WITHOUT_TOKENS on): it reset the helpers for this server", s.location),
+                "eval \"$(git-credential-gitlab-ci configure --env)\" in the job, so our helper follows the runner's",
+            ));
+        }
+        if s.kind == Some(HelperKind::Storage) {
+            lines.push(Line::problem(
+                format!(
+                    "{} from {} receives every credential git uses on `store` and would write the CI token to disk",
+                    s.helper, s.location
+                ),
+                format!("remove it for this server (git config --unset-all {}), or add a reset before our helper", s.key),
+            ));
+        }
+    }
+    (steps, ours.is_some())
+}
+
+/// What kind of helper a `credential.helper` value runs.
+pub fn classify(value: &str) -> HelperKind {
+    if let Some(shell) = value.strip_prefix('!') {
+        if shell.contains("CI_JOB_TOKEN") {
+            return HelperKind::Runner;
+        }
+        let first = shell.split_whitespace().next().unwrap_or("");
+        if is_ours(first.trim_matches(['"', '\''])) {
+            return HelperKind::Ours;
+        }
+        return HelperKind::Other;
+    }
+    let first = value.split_whitespace().next().unwrap_or("");
+    if is_ours(first.trim_matches(['"', '\''])) {
+        return HelperKind::Ours;
+    }
+    let name = Path::new(first)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(first);
+    let name = name.strip_prefix("git-credential-").unwrap_or(name);
+    if STORAGE_HELPERS.contains(&name) {
+        HelperKind::Storage
+    } else {
+        HelperKind::Other
+    }
+}
+
+fn is_ours(command: &str) -> bool {
+    command == "gitlab-ci" || command.ends_with("git-credential-gitlab-ci")
+}
+
+/// A helper in words, without arguments that could hold a secret.
+fn describe(value: &str, kind: HelperKind) -> String {
+    match kind {
+        HelperKind::Ours => "git-credential-gitlab-ci".to_owned(),
+        HelperKind::Runner => "GitLab Runner's inline helper (echoes CI_JOB_TOKEN)".to_owned(),
+        HelperKind::Storage | HelperKind::Other if value.starts_with('!') => {
+            "an inline shell helper".to_owned()
+        }
+        HelperKind::Storage | HelperKind::Other => {
+            let first = value.split_whitespace().next().unwrap_or("");
+            format!("helper `{first}`")
+        }
+    }
+}
+
+fn ordinal(n: usize) -> String {
+    match n {
+        1 => "first".into(),
+        2 => "second".into(),
+        3 => "third".into(),
+        n => format!("number {n}"),
+    }
+}
+
+fn runner_file(e: &Entry) -> bool {
+    e.file()
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n.to_string_lossy().contains("gitlab-runner"))
+}
+
+fn path_scope_lines(entries: &[Entry], target: &Url, served: &[Credential], lines: &mut Vec<Line>) {
+    let scoped: Vec<&Credential> = served
+        .iter()
+        .filter(|c| c.scope.path.is_some())
+        .filter(|c| Url::parse(&c.scope.origin.to_string()).is_some_and(|o| target.matched_by(&o)))
+        .collect();
+    if scoped.is_empty() {
+        return;
+    }
+    let use_http_path = entries
+        .iter()
+        .rfind(|e| {
+            let (section, sub, name) = e.parts();
+            section == "credential"
+                && name == "usehttppath"
+                && sub.is_none_or(|p| Url::parse(p).is_some_and(|p| target.matched_by(&p)))
+        })
+        .is_some_and(|e| {
+            matches!(
+                e.value.as_deref().map(str::to_ascii_lowercase).as_deref(),
+                None | Some("true" | "yes" | "on" | "1")
+            )
+        });
+    if !use_http_path {
+        for c in scoped {
+            lines.push(Line::problem(
+                format!("{} is served for a path prefix, but credential.useHttpPath is not set, so git sends no path and it is never used", c.scope),
+                format!("git config --global credential.{}.useHttpPath true", c.scope.origin),
+            ));
+        }
+    }
+}
+
+/// `reported` is an entry already reported above (the rule that rewrote the URL itself).
+fn embedded_credential_lines(
+    entries: &[Entry],
+    reported: Option<&Entry>,
+    served: &[Credential],
+    tokens: &[Arc<Token>],
+    lines: &mut Vec<Line>,
+) {
+    let served_hosts: BTreeSet<&str> = served
+        .iter()
+        .map(|c| c.scope.origin.host.as_str())
+        .collect();
+    for e in entries {
+        let (section, sub, name) = e.parts();
+        let value = e.value.as_deref().unwrap_or("");
+        match (section, name) {
+            ("remote", "url" | "pushurl") | ("submodule", "url") => {
+                if git_config::has_password(value) {
+                    lines.push(Line::problem(
+                        format!("{} in {} carries a password", e.key, e.location()),
+                        "git-credential-gitlab-ci scrub",
+                    ));
+                }
+                if let Some(u) = Url::parse(value) {
+                    if u.scheme == "http" && served_hosts.contains(u.host.as_str()) {
+                        lines.push(Line::problem(
+                            format!("{} in {} is plain http to {}, a host we serve: we refuse to answer it, and a token sent there would cross the network in clear", e.key, e.location(), u.host),
+                            format!("git config {} https://...", e.key),
+                        ));
+                    }
+                }
+            }
+            ("url", "insteadof" | "pushinsteadof")
+                if sub.is_some_and(git_config::has_password) && reported != Some(e) =>
+            {
+                lines.push(Line::problem(
+                    format!(
+                        "an insteadOf rule in {} rewrites URLs into ones that carry a password",
+                        e.location()
+                    ),
+                    "git-credential-gitlab-ci scrub",
+                ));
+            }
+            ("http", "extraheader")
+                if value
+                    .trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("authorization") =>
+            {
+                lines.push(Line::problem(
+                    format!(
+                        "{} in {} sends an Authorization header with every request",
+                        e.key,
+                        e.location()
+                    ),
+                    format!("git config --unset-all {}", e.key),
+                ));
+            }
+            _ => {}
+        }
+    }
+    let files: BTreeSet<PathBuf> = entries
+        .iter()
+        .filter_map(|e| e.file().map(Path::to_path_buf))
+        .collect();
+    for file in files {
+        let Ok(data) = read_bounded(&file) else {
+            continue;
+        };
+        for token in tokens {
+            let secret = token.secret().expose_secret().as_bytes();
+            if secret.len() >= 8 && data.windows(secret.len()).any(|w| w == secret) {
+                lines.push(Line::problem(
+                    format!(
+                        "the served token (fingerprint {}) is written in {}",
+                        token.fingerprint(),
+                        file.display()
+                    ),
+                    "git-credential-gitlab-ci scrub, or remove it from that file by hand",
+                ));
+            }
+        }
+    }
+}
+
+fn read_bounded(path: &Path) -> std::io::Result<zeroize::Zeroizing<Vec<u8>>> {
+    use std::io::Read;
+    let file = crate::source::open_nonblocking(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::ErrorKind::InvalidInput.into());
+    }
+    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(64 * 1024));
+    let mut data = Vec::new();
+    file.take(4 * 1024 * 1024).read_to_end(&mut data)?;
+    buf.extend_from_slice(&data);
+    zeroize::Zeroize::zeroize(&mut data);
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers_are_classified_by_what_they_run() {
+        assert_eq!(
+            classify("/usr/local/bin/git-credential-gitlab-ci --token-env X"),
+            HelperKind::Ours
+        );
+        assert_eq!(classify("gitlab-ci"), HelperKind::Ours);
+        assert_eq!(classify("store --file ~/.creds"), HelperKind::Storage);
+        assert_eq!(classify("cache --timeout=60"), HelperKind::Storage);
+        assert_eq!(
+            classify("/usr/lib/git-core/git-credential-libsecret"),
+            HelperKind::Storage
+        );
+        assert_eq!(classify("manager"), HelperKind::Storage);
+        assert_eq!(
+            classify(
+                "!f() { echo \"username=gitlab-ci-token\"; echo \"password=${CI_JOB_TOKEN}\"; }; f"
+            ),
+            HelperKind::Runner
+        );
+        assert_eq!(classify("!echo password=x"), HelperKind::Other);
+        assert_eq!(
+            describe("!echo password=glpat-secret", HelperKind::Other),
+            "an inline shell helper"
+        );
+    }
+}
