@@ -32,6 +32,8 @@ pub enum Mode {
 pub enum ClientError {
     #[error("no daemon is running on {0}")]
     NotRunning(String),
+    #[error("the socket {0} was left by a daemon that is no longer running")]
+    Stale(String),
     #[error("the socket {path} belongs to uid {owner}, not to us")]
     NotOurs { path: String, owner: u32 },
     #[error("the daemon on the socket runs as uid {0}, not as us")]
@@ -95,9 +97,8 @@ fn connect(socket: &Path) -> Result<std::os::unix::net::UnixStream, ClientError>
     let addr = SocketAddrUnix::new(socket).map_err(io::Error::from)?;
     match connect(&fd, &addr) {
         Ok(()) => {}
-        Err(rustix::io::Errno::CONNREFUSED) | Err(rustix::io::Errno::NOENT) => {
-            return Err(ClientError::NotRunning(shown()))
-        }
+        Err(rustix::io::Errno::CONNREFUSED) => return Err(ClientError::Stale(shown())),
+        Err(rustix::io::Errno::NOENT) => return Err(ClientError::NotRunning(shown())),
         Err(e) => return Err(io::Error::from(e).into()),
     }
     #[cfg(any(target_os = "linux", target_os = "android"))]

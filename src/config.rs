@@ -143,11 +143,19 @@ impl Config {
             Err(ConfigError::NoUrl) => config.problems.push(ConfigError::NoUrl),
             Err(e) => return Err(e),
         }
-        for path in config_paths(flags, env) {
+        let (paths, explicit) = config_paths(flags, env);
+        for path in paths {
             let present = match config_file::read(&path)? {
                 Some(text) => {
                     config.credentials.extend(config_file::parse(&text, &path)?);
                     true
+                }
+                // A file named with --config must exist; the default ones need not.
+                None if explicit => {
+                    return Err(ConfigError::File {
+                        path,
+                        problem: "does not exist".into(),
+                    })
                 }
                 None => false,
             };
@@ -290,19 +298,20 @@ pub(crate) fn checked_username(name: &str, setting: &str) -> Result<String, Conf
 }
 
 /// `--config` (or its variable) alone when given; else the user's file, then the system's.
-fn config_paths(flags: &Flags, env: &impl Env) -> Vec<PathBuf> {
+/// The flag says whether the paths were named explicitly.
+fn config_paths(flags: &Flags, env: &impl Env) -> (Vec<PathBuf>, bool) {
     if let Some(path) = &flags.config {
-        return vec![path.clone()];
+        return (vec![path.clone()], true);
     }
     if let Some(path) = env.get(ENV_CONFIG) {
-        return vec![PathBuf::from(path)];
+        return (vec![PathBuf::from(path)], true);
     }
     let mut paths = Vec::with_capacity(2);
     if let Some(user) = user_config_path() {
         paths.push(user);
     }
     paths.push(system_config_path());
-    paths
+    (paths, false)
 }
 
 pub fn user_config_path() -> Option<PathBuf> {
@@ -343,11 +352,24 @@ mod tests {
         move |name: &str| map.get(name).cloned()
     }
 
+    /// Flags that name an empty config file, so no real user or system file is read.
     fn no_files() -> Flags {
+        static EMPTY: std::sync::OnceLock<tempfile::NamedTempFile> = std::sync::OnceLock::new();
+        let file = EMPTY.get_or_init(|| tempfile::NamedTempFile::new().unwrap());
         Flags {
-            config: Some(PathBuf::from("/nonexistent/git-credential-gitlab-ci.toml")),
+            config: Some(file.path().to_path_buf()),
             ..Flags::default()
         }
+    }
+
+    #[test]
+    fn a_config_file_named_explicitly_must_exist() {
+        let flags = Flags {
+            config: Some(PathBuf::from("/nonexistent/c.toml")),
+            ..Flags::default()
+        };
+        let err = Config::load(&flags, &env(&[])).unwrap_err().to_string();
+        assert_eq!(err, "config file /nonexistent/c.toml: does not exist");
     }
 
     #[test]

@@ -116,6 +116,26 @@ pub fn query_daemon(socket: &Path, mode: Mode) -> DaemonReport {
             serde_json::from_slice::<DaemonState>(&json).map_err(|e| e.to_string())
         }
         Ok((kind, _)) => Err(format!("unexpected {kind:?} reply")),
+        Err(ClientError::NotRunning(_)) if crate::daemon::socket::lock_holder(socket).is_some() => {
+            let pid = crate::daemon::socket::lock_holder(socket).unwrap_or_default();
+            report.lines.push(Line::problem(
+                format!("a daemon (pid {pid}) holds the lock for {} but its socket is gone, so git cannot reach it", socket.display()),
+                format!("it stops by itself within a second; if it does not: kill {pid}, then start the daemon again"),
+            ));
+            return report;
+        }
+        Err(ClientError::Stale(_)) => {
+            let message = format!(
+                "{} was left by a daemon that is no longer running (killed, or the machine restarted)",
+                socket.display()
+            );
+            let fix = "start it again: git-credential-gitlab-ci daemon --detach --ttl 2h (it reclaims the stale socket)";
+            report.lines.push(match mode {
+                Mode::Only => Line::problem(format!("{message}; with --use-daemon only git gets no answer"), fix),
+                _ => Line::warning(format!("{message}; git is answered standalone"), fix),
+            });
+            return report;
+        }
         Err(ClientError::NotRunning(_)) => {
             let line = match mode {
                 Mode::Only => Line::problem(
@@ -141,6 +161,16 @@ pub fn query_daemon(socket: &Path, mode: Mode) -> DaemonReport {
                 state.refused,
                 state.rejected
             )));
+            for c in state.credentials.iter().filter(|c| c.token.is_none()) {
+                report.lines.push(Line::problem(
+                    format!(
+                        "the daemon has no usable token for {}: {}",
+                        c.url,
+                        c.unavailable.join("; ")
+                    ),
+                    "restore the token file (the daemon reads it on every request), or restart the daemon with the token in its environment",
+                ));
+            }
             if let Some(r) = &state.last_rejection {
                 let at = humantime::format_rfc3339_seconds(
                     SystemTime::UNIX_EPOCH + Duration::from_secs(r.at),

@@ -200,3 +200,52 @@ fn a_token_that_is_unusable_is_never_sent() {
             .assert_silent(name);
     }
 }
+
+/// A configuration that cannot be used gets one clear line on stderr and no answer; one
+/// whose token source is missing gets silence. Neither panics, hangs or prints a secret.
+#[test]
+fn bad_configuration_gets_a_clear_error_and_no_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let malformed = dir.path().join("malformed.toml");
+    std::fs::write(&malformed, "[[credential]\nurl = \"https://gitlab.example.com\"\n").unwrap();
+    let secret_in_wrong_key = dir.path().join("secret.toml");
+    std::fs::write(
+        &secret_in_wrong_key,
+        format!("[[credential]]\nurl = \"https://gitlab.example.com\"\ntoken = \"{TOKEN}\"\n"),
+    )
+    .unwrap();
+    let missing_token_file = dir.path().join("missing-token.toml");
+    std::fs::write(
+        &missing_token_file,
+        "[[credential]]\nurl = \"https://gitlab.example.com\"\ntoken_file = \"/nonexistent/token\"\n",
+    )
+    .unwrap();
+    let request = b"protocol=https\nhost=gitlab.example.com\n";
+    let config_env = |path: &std::path::Path| {
+        vec![
+            ("GIT_CREDENTIAL_GITLAB_CI_CONFIG", path.display().to_string()),
+            ("GIT_CREDENTIAL_GITLAB_CI_USE_DAEMON", "never".to_owned()),
+        ]
+    };
+    for (case, env, expected) in [
+        ("malformed TOML", config_env(&malformed), "not valid TOML at line 1"),
+        ("a token pasted into the config", config_env(&secret_in_wrong_key), "must never hold a token"),
+        ("a config file that does not exist", config_env(&dir.path().join("absent.toml")), "does not exist"),
+        ("a directory as config file", config_env(dir.path()), "is not a regular file"),
+        (
+            "a URL with a password in it",
+            vec![("GIT_CREDENTIAL_GITLAB_CI_URL", format!("https://u:{TOKEN}@gitlab.example.com"))],
+            "must not contain a user name or password",
+        ),
+    ] {
+        let run = run_helper(&["get"], request, &env);
+        assert!(run.stdout.is_empty(), "{case}: answered {:?}", run.stdout);
+        assert!(!run.status.success(), "{case}: exit 0");
+        assert!(run.stderr.contains(expected), "{case}: {:?}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{case}: {:?}", run.stderr);
+        assert!(!run.stderr.contains(&TOKEN[6..20]), "{case}: the token is in {:?}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{case}");
+    }
+    run_helper(&["get"], request, &config_env(&missing_token_file))
+        .assert_silent("a token file that does not exist");
+}

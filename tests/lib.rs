@@ -4,6 +4,7 @@
 mod support;
 
 mod daemon;
+mod faults;
 mod fuzz_corpus;
 mod hostile_requests;
 mod properties;

@@ -66,6 +66,9 @@ pub struct HeldCredential {
     pub username: String,
     /// Kind and fingerprint, as `status` prints them; none if no source holds a token.
     pub token: Option<String>,
+    /// Why each source gave no token, when none did.
+    #[serde(default)]
+    pub unavailable: Vec<String>,
     pub expires_at: Option<u64>,
 }
 

@@ -22,7 +22,6 @@ use crate::framing::{self, Kind, HEADER_LEN};
 use crate::helper::{answer, expiry};
 use crate::policy::{decide, Decision, Refusal};
 use crate::protocol::Request;
-use crate::source::first_token;
 use crate::token::Token;
 
 pub const MAX_CONNECTIONS: usize = 256;
@@ -91,8 +90,19 @@ impl Daemon {
                 .credentials
                 .iter()
                 .map(|c| {
-                    let token = first_token(&c.sources).map(|(_, t)| t);
+                    let resolution = crate::source::resolve_all(&c.sources);
+                    let token = resolution.token;
+                    let unavailable = if token.is_some() {
+                        Vec::new()
+                    } else {
+                        resolution
+                            .report
+                            .iter()
+                            .filter_map(|(s, r)| r.as_ref().err().map(|e| format!("{s}: {e}")))
+                            .collect()
+                    };
                     HeldCredential {
+                        unavailable,
                         url: c.scope.to_string(),
                         username: c.username.clone(),
                         token: token.as_ref().map(|t| t.masked().to_string()),
@@ -185,6 +195,21 @@ fn spawn_stoppers(daemon: &Arc<Daemon>) {
         tokio::spawn(async move {
             tokio::time::sleep(ttl).await;
             d.request_shutdown("the --ttl elapsed");
+        });
+    }
+    // A daemon nobody can reach should not go on holding tokens: if its socket file is
+    // removed or replaced, it stops, and the next start serves again.
+    if let Some(bound) = super::socket::identity(&daemon.settings.socket) {
+        let d = Arc::clone(daemon);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if super::socket::identity(&d.settings.socket) != Some(bound) {
+                    tracing::warn!(event = "socket_lost", socket = %d.settings.socket.display());
+                    d.request_shutdown("the socket file was removed or replaced");
+                    return;
+                }
+            }
         });
     }
     if let Some(idle) = daemon.settings.idle_timeout {

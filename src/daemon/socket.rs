@@ -192,6 +192,46 @@ impl InstanceLock {
     }
 }
 
+/// The pid of a live daemon holding the instance lock for `socket`, if any. Used by `status`
+/// to tell a daemon whose socket was removed from no daemon at all. It takes a shared lock
+/// for an instant, so a daemon starting in that same instant may report "already running".
+#[cfg(unix)]
+pub fn lock_holder(socket: &Path) -> Option<u32> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(InstanceLock::path_for(socket))
+        .ok()?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockShared) {
+        Ok(()) => None,
+        Err(rustix::io::Errno::WOULDBLOCK) => {
+            let mut pid = String::new();
+            file.read_to_string(&mut pid).ok()?;
+            pid.trim().parse().ok()
+        }
+        Err(_) => None,
+    }
+}
+
+#[cfg(not(unix))]
+pub fn lock_holder(_socket: &Path) -> Option<u32> {
+    None
+}
+
+/// Identifies the socket file we bound, so the daemon notices when it is removed or replaced.
+#[cfg(unix)]
+pub fn identity(socket: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(socket).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+pub fn identity(_socket: &Path) -> Option<(u64, u64)> {
+    Some((0, 0))
+}
+
 /// Removes a socket file left by a daemon that died without cleaning up. Only the holder of
 /// the instance lock calls this, so the file cannot belong to a live daemon.
 pub fn remove_stale(socket: &Path) -> Result<(), SocketError> {

@@ -1,0 +1,293 @@
+//! Faults around the helper: a daemon that dies or wedges mid-request, a socket removed under
+//! a running daemon, a token file that vanishes or turns bad, git closing its end early, an
+//! expired token. None may hang git, crash, or give a wrong answer, and `status` must say what
+//! happened where a user would look.
+
+use std::io::Read;
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+use crate::support::daemon::{socket_dir, DaemonBuilder, ENV_SOCKET, ENV_USE_DAEMON};
+use crate::support::helper::{binary, run_helper, HelperRun, TOKEN};
+
+const SERVED: &str = "https://gitlab.example.com";
+const REQUEST: &[u8] = b"protocol=https\nhost=gitlab.example.com\n";
+
+/// The helper in a job whose own environment still has the token, pointed at `socket`.
+fn get_with_fallback(socket: &Path, mode: &str) -> (HelperRun, Duration) {
+    let started = Instant::now();
+    let run = run_helper(
+        &["get"],
+        REQUEST,
+        &[
+            ("CI_SERVER_URL", SERVED.to_owned()),
+            ("CI_JOB_TOKEN", TOKEN.to_owned()),
+            (ENV_SOCKET, socket.display().to_string()),
+            (ENV_USE_DAEMON, mode.to_owned()),
+        ],
+    );
+    (run, started.elapsed())
+}
+
+fn status(socket: &Path, env: &[(&str, &str)]) -> (bool, String) {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(binary())
+        .args(["--socket"])
+        .arg(socket)
+        .args(["status", "https://gitlab.example.com/g/p.git"])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .envs(env.iter().copied())
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains(TOKEN), "status printed the token: {text}");
+    (out.status.success(), text)
+}
+
+/// A "daemon" that accepts, reads the request, and then closes without an answer, as a
+/// daemon killed in the middle of a request does.
+#[test]
+fn a_daemon_that_dies_mid_request_means_fallback_or_silence_never_a_hang() {
+    let dir = socket_dir();
+    let socket = dir.path().join("sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    let server = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut header = [0u8; 10];
+            let _ = conn.read_exact(&mut header);
+            drop(conn);
+        }
+    });
+    let (run, took) = get_with_fallback(&socket, "auto");
+    run.assert_answered("gitlab-ci-token", TOKEN);
+    assert!(took < Duration::from_secs(2), "auto fell back after {took:?}");
+    let (run, took) = get_with_fallback(&socket, "only");
+    run.assert_silent("daemon died mid-request, --use-daemon only");
+    assert!(took < Duration::from_secs(2), "only gave up after {took:?}");
+    server.join().unwrap();
+}
+
+/// A "daemon" that accepts and then never answers: the client's timeout ends the wait.
+#[test]
+fn a_wedged_daemon_costs_git_a_bounded_wait() {
+    let dir = socket_dir();
+    let socket = dir.path().join("sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    let held = std::thread::spawn(move || {
+        let conns: Vec<_> = (0..2).map(|_| listener.accept().unwrap().0).collect();
+        std::thread::sleep(Duration::from_secs(6));
+        drop(conns);
+    });
+    let (run, took) = get_with_fallback(&socket, "auto");
+    run.assert_answered("gitlab-ci-token", TOKEN);
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(5),
+        "a wedged daemon held git for {took:?}"
+    );
+    let (run, took) = get_with_fallback(&socket, "only");
+    run.assert_silent("wedged daemon, --use-daemon only");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    held.join().unwrap();
+}
+
+#[test]
+fn a_killed_daemons_socket_is_reported_and_git_falls_back() {
+    let dir = socket_dir();
+    let socket = dir.path().join("sock");
+    let daemon = DaemonBuilder::new(&socket)
+        .env("CI_SERVER_URL", SERVED)
+        .env("CI_JOB_TOKEN", TOKEN)
+        .detach();
+    daemon.signal(libc::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while crate::support::daemon::alive(daemon.pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(socket.exists(), "SIGKILL leaves the socket behind");
+    let (run, took) = get_with_fallback(&socket, "auto");
+    run.assert_answered("gitlab-ci-token", TOKEN);
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    let (_, text) = status(&socket, &[("CI_SERVER_URL", SERVED), ("CI_JOB_TOKEN", TOKEN)]);
+    assert!(text.contains("was left by a daemon that is no longer running"), "{text}");
+    assert!(text.contains("it reclaims the stale socket"), "{text}");
+}
+
+#[test]
+fn a_daemon_whose_socket_is_removed_stops_and_status_says_so_meanwhile() {
+    let dir = socket_dir();
+    let socket = dir.path().join("sock");
+    let mut daemon = DaemonBuilder::new(&socket)
+        .env("CI_SERVER_URL", SERVED)
+        .env("CI_JOB_TOKEN", TOKEN)
+        .foreground();
+    std::fs::remove_file(&socket).unwrap();
+    // Right after the removal the daemon still holds its lock: status names it.
+    let (ok, text) = status(&socket, &[("GIT_CREDENTIAL_GITLAB_CI_USE_DAEMON", "only")]);
+    assert!(!ok);
+    assert!(
+        text.contains("but its socket is gone") || text.contains("no daemon is running"),
+        "{text}"
+    );
+    // Unreachable, it stops by itself instead of holding the token.
+    let exit = daemon.wait_exit(Duration::from_secs(5));
+    assert!(exit.is_some_and(|s| s.success()), "{exit:?}");
+    assert!(daemon.log_eventually_contains("socket_lost", Duration::from_secs(1)));
+    let (run, _) = get_with_fallback(&socket, "only");
+    run.assert_silent("socket removed, --use-daemon only");
+    // And the next start serves again.
+    let again = DaemonBuilder::new(&socket)
+        .env("CI_SERVER_URL", SERVED)
+        .env("CI_JOB_TOKEN", TOKEN)
+        .detach();
+    again.get("gitlab.example.com").assert_answered("gitlab-ci-token", TOKEN);
+}
+
+#[test]
+fn a_token_file_that_vanishes_empties_or_locks_is_never_half_served() {
+    let dir = socket_dir();
+    let socket = dir.path().join("sock");
+    let secrets = tempfile::tempdir().unwrap();
+    let file = secrets.path().join("token");
+    std::fs::write(&file, format!("{TOKEN}\n")).unwrap();
+    let daemon = DaemonBuilder::new(&socket)
+        .arg("--url")
+        .arg(SERVED)
+        .arg("--token-file")
+        .arg(&file)
+        .detach();
+    daemon.get("gitlab.example.com").assert_answered("gitlab-ci-token", TOKEN);
+
+    let only = [("GIT_CREDENTIAL_GITLAB_CI_USE_DAEMON", "only")];
+    std::fs::remove_file(&file).unwrap();
+    daemon.get("gitlab.example.com").assert_silent("token file removed");
+    let (ok, text) = status(&socket, &only);
+    assert!(!ok);
+    assert!(text.contains("the daemon has no usable token"), "{text}");
+    assert!(text.contains("no such file"), "{text}");
+
+    std::fs::write(&file, "").unwrap();
+    daemon.get("gitlab.example.com").assert_silent("token file emptied");
+    let (_, text) = status(&socket, &only);
+    assert!(text.contains("empty"), "{text}");
+
+    std::fs::write(&file, "glpat-half\nwritten").unwrap();
+    daemon.get("gitlab.example.com").assert_silent("token file with two lines");
+    let (_, text) = status(&socket, &only);
+    assert!(text.contains("contains a newline"), "{text}");
+
+    // Unreadable: only meaningful when not root (root reads mode 000 files).
+    if !crate::support::daemon::is_root() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(&file, TOKEN).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).unwrap();
+        daemon.get("gitlab.example.com").assert_silent("token file unreadable");
+        let (_, text) = status(&socket, &only);
+        assert!(text.contains("permission denied"), "{text}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    std::fs::write(&file, "glpat-Restored0123").unwrap();
+    daemon
+        .get("gitlab.example.com")
+        .assert_answered("gitlab-ci-token", "glpat-Restored0123");
+}
+
+#[test]
+fn git_closing_our_stdout_early_is_not_an_error() {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(binary())
+        .args(["--use-daemon", "never", "get"])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("CI_SERVER_URL", SERVED)
+        .env("CI_JOB_TOKEN", TOKEN)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end of stdout before the helper writes its answer.
+    drop(child.stdout.take());
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(REQUEST).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the helper hung on a closed stdout");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(status.success(), "{status:?} {stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+/// A job token whose JWT `exp` has passed: git is told, `status` says so and fails.
+#[test]
+fn an_expired_token_is_flagged_and_git_is_told_its_expiry() {
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let expired = format!(
+        "glcbt-{}.{}.c2ln",
+        b64(r#"{"alg":"RS256"}"#),
+        b64(r#"{"exp":1000000000}"#)
+    );
+    let run = run_helper(
+        &["--use-daemon", "never", "get"],
+        REQUEST,
+        &[
+            ("CI_SERVER_URL", SERVED.to_owned()),
+            ("CI_JOB_TOKEN", expired.clone()),
+        ],
+    );
+    run.assert_answered("gitlab-ci-token", &expired);
+    assert!(run.stdout.ends_with("password_expiry_utc=1000000000\n"), "{}", run.stdout);
+
+    let dir = socket_dir();
+    let (ok, text) = status(
+        &dir.path().join("none"),
+        &[("CI_SERVER_URL", SERVED), ("CI_JOB_TOKEN", expired.as_str())],
+    );
+    assert!(!ok, "{text}");
+    assert!(text.contains("the token expired at 2001-09-09T01:46:40Z"), "{text}");
+    assert!(!text.contains(&expired));
+}
+
+/// An expiry set in the configuration that is only minutes away is a warning, not a problem.
+#[test]
+fn a_token_about_to_expire_is_a_warning() {
+    let soon = humantime_in(Duration::from_secs(120));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!("[[credential]]\nurl = \"{SERVED}\"\ntoken_env = \"T\"\nexpires = \"{soon}\"\n"),
+    )
+    .unwrap();
+    let (_, text) = status(
+        &dir.path().join("none"),
+        &[("GIT_CREDENTIAL_GITLAB_CI_CONFIG", config.to_str().unwrap()), ("T", "glpat-Soon0123456")],
+    );
+    assert!(text.contains("warning  the token expires at"), "{text}");
+}
+
+fn humantime_in(d: Duration) -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now() + d).to_string()
+}
