@@ -28,7 +28,7 @@ use crate::{daemon, helper, logging};
 #[derive(Debug, Parser)]
 #[command(
     name = "git-credential-gitlab-ci",
-    version,
+    version = VERSION,
     allow_external_subcommands = true
 )]
 #[command(
@@ -99,6 +99,30 @@ enum Command {
     Daemon(DaemonArgs),
     /// Stop the daemon on the socket.
     Stop,
+    /// Configure git to ask this helper for each origin it serves: a reset, then this program
+    /// by absolute path with the serving options given here (--url, --username, --token-env,
+    /// --token-file, --config, --socket, --use-daemon), and useHttpPath where a credential is
+    /// scoped to a path. Running it again changes nothing.
+    Configure(SetupTarget),
+    /// Remove exactly what `configure` added, for the origins served with these options.
+    Unconfigure(SetupTarget),
+    /// Remove credentials from this repository's config: passwords and tokens in remote and
+    /// submodule URLs, and insteadOf rules that rewrite URLs into ones carrying a token
+    /// (GitLab Runner's per-job rule among them). Secrets are masked in what it prints.
+    Scrub {
+        /// Print what would change, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Packaging: write the man pages into DIR.
+    #[command(hide = true)]
+    GenerateMan { dir: PathBuf },
+    /// Packaging: write SHELL's completion script into DIR.
+    #[command(hide = true)]
+    GenerateCompletions {
+        shell: clap_complete::Shell,
+        dir: PathBuf,
+    },
     #[command(external_subcommand)]
     Unknown(#[allow(dead_code)] Vec<OsString>),
 }
@@ -137,6 +161,19 @@ enum LogFormat {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 90s, 30m, 2h)"))
+}
+
+/// `--version`: the crate's version and the commit it was built from (see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("GIT_CREDENTIAL_GITLAB_CI_COMMIT"),
+    ")"
+);
+
+/// The whole command line, for the man pages and completions.
+pub fn command() -> clap::Command {
+    Cli::command()
 }
 
 pub fn main() -> ExitCode {
@@ -178,8 +215,39 @@ pub fn main() -> ExitCode {
         }
         Command::Daemon(args) => run_daemon(&flags, socket, args),
         Command::Stop => stop(&socket),
+        Command::Configure(target) => {
+            setup_git(&flags, cli.socket.as_deref(), cli.use_daemon, &target, true)
+        }
+        Command::Unconfigure(target) => setup_git(
+            &flags,
+            cli.socket.as_deref(),
+            cli.use_daemon,
+            &target,
+            false,
+        ),
+        Command::Scrub { dry_run } => scrub(&flags, dry_run),
+        Command::GenerateMan { dir } => generated(crate::generate::man_pages(command(), &dir)),
+        Command::GenerateCompletions { shell, dir } => {
+            generated(crate::generate::completions(command(), shell, &dir).map(|path| vec![path]))
+        }
         // An action from a newer git: say nothing, so git moves on.
         Command::Unknown(_) => ExitCode::SUCCESS,
+    }
+}
+
+/// Prints the files written, one a line, for packaging scripts.
+fn generated(written: io::Result<Vec<PathBuf>>) -> ExitCode {
+    match written {
+        Ok(paths) => {
+            for path in paths {
+                println!("{}", path.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("git-credential-gitlab-ci: cannot write the generated files: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -414,4 +482,100 @@ fn ci_project_url() -> Option<(String, String)> {
             None => (format!("{server}/"), "CI_SERVER_URL".to_owned()),
         },
     )
+}
+
+/// Where `configure` and `unconfigure` write: exactly one of these.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct SetupTarget {
+    /// The system-wide config file (as git config --system).
+    #[arg(long)]
+    system: bool,
+    /// The user's config file (as git config --global).
+    #[arg(long)]
+    global: bool,
+    /// This repository's config file (as git config --local).
+    #[arg(long)]
+    local: bool,
+    /// This config file (as git config --file).
+    #[arg(long, value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// No file: print GIT_CONFIG_COUNT/KEY/VALUE exports, for
+    /// `eval "$(git-credential-gitlab-ci configure --env)"`. git reads them after every config
+    /// file, so they win over GitLab Runner's per-job config.
+    #[arg(long)]
+    env: bool,
+}
+
+fn setup_git(
+    flags: &Flags,
+    socket: Option<&std::path::Path>,
+    use_daemon: Option<Mode>,
+    target: &SetupTarget,
+    configure: bool,
+) -> ExitCode {
+    use crate::git_setup::{self, Setup, Target};
+    let run = || -> Result<(), git_setup::SetupError> {
+        let use_daemon = use_daemon
+            .and_then(|m| clap::ValueEnum::to_possible_value(&m))
+            .map(|v| v.get_name().to_owned());
+        let options = git_setup::helper_options(flags, socket, use_daemon.as_deref())?;
+        let config = Config::load(flags, &ProcessEnv)?;
+        let setup = Setup::new(&config, &git_setup::current_exe()?, &options)?;
+        if target.env {
+            let existing = git_setup::env_entries(git_setup::process_env)?;
+            git_setup::print_env(&if configure {
+                git_setup::configure_env(&setup, &existing)
+            } else {
+                git_setup::unconfigure_env(&setup, &existing)
+            });
+            return Ok(());
+        }
+        let file = match (target.system, target.global, &target.file) {
+            (true, _, _) => Target::System,
+            (_, true, _) => Target::Global,
+            (_, _, Some(file)) => Target::File(file.clone()),
+            _ => Target::Local,
+        };
+        let report = if configure {
+            git_setup::configure(&file, &setup)?
+        } else {
+            git_setup::unconfigure(&file, &setup)?
+        };
+        print_lines(&report);
+        Ok(())
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let verb = if configure {
+                "configure"
+            } else {
+                "unconfigure"
+            };
+            eprintln!("git-credential-gitlab-ci {verb}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn scrub(flags: &Flags, dry_run: bool) -> ExitCode {
+    let tokens = crate::scrub::served_tokens(flags);
+    match crate::scrub::run(dry_run, &tokens, &mut io::stdout().lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("git-credential-gitlab-ci scrub: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One line each on stdout; a closed pipe is not an error.
+fn print_lines(lines: &[String]) {
+    let mut out = io::stdout().lock();
+    for line in lines {
+        if writeln!(out, "{line}").is_err() {
+            return;
+        }
+    }
 }

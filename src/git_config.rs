@@ -78,14 +78,28 @@ pub fn read(dir: Option<&Path>) -> io::Result<Vec<Entry>> {
     // Exit status 1 with no output means no config at all; anything on stdout is usable.
     let mut entries = parse_list(&out.stdout);
     mark_environment_entries(&mut entries, |k| std::env::var(k).ok());
+    // git names repository files relative to the top of the work tree, not to `dir`.
+    let base = dir.map(|d| top_level(d).unwrap_or_else(|| d.to_path_buf()));
     for e in &mut entries {
-        if let (Source::File(p), Some(dir)) = (&e.source, dir) {
+        if let (Source::File(p), Some(base)) = (&e.source, &base) {
             if p.is_relative() {
-                e.source = Source::File(dir.join(p));
+                e.source = Source::File(base.join(p));
             }
         }
     }
     Ok(entries)
+}
+
+fn top_level(dir: &Path) -> Option<PathBuf> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "--show-toplevel"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let top = String::from_utf8(out.stdout).ok()?;
+    (out.status.success() && !top.trim().is_empty()).then(|| PathBuf::from(top.trim()))
 }
 
 /// Parses `scope NUL origin NUL key (LF value)? NUL` records.

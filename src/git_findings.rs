@@ -207,20 +207,22 @@ fn helper_chain(entries: &[Entry], target: &Url, lines: &mut Vec<Line>) -> (Vec<
 
 /// What kind of helper a `credential.helper` value runs.
 pub fn classify(value: &str) -> HelperKind {
-    if let Some(shell) = value.strip_prefix('!') {
-        if shell.contains("CI_JOB_TOKEN") {
-            return HelperKind::Runner;
-        }
-        let first = shell.split_whitespace().next().unwrap_or("");
-        if is_ours(first.trim_matches(['"', '\''])) {
-            return HelperKind::Ours;
-        }
-        return HelperKind::Other;
-    }
-    let first = value.split_whitespace().next().unwrap_or("");
-    if is_ours(first.trim_matches(['"', '\''])) {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.canonicalize().ok())
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    if crate::git_setup::is_our_helper(value, &exe) {
         return HelperKind::Ours;
     }
+    if let Some(shell) = value.strip_prefix('!') {
+        return if shell.contains("CI_JOB_TOKEN") {
+            HelperKind::Runner
+        } else {
+            HelperKind::Other
+        };
+    }
+    let first = value.split_whitespace().next().unwrap_or("");
     let name = Path::new(first)
         .file_name()
         .and_then(|n| n.to_str())
@@ -231,10 +233,6 @@ pub fn classify(value: &str) -> HelperKind {
     } else {
         HelperKind::Other
     }
-}
-
-fn is_ours(command: &str) -> bool {
-    command == "gitlab-ci" || command.ends_with("git-credential-gitlab-ci")
 }
 
 /// A helper in words, without arguments that could hold a secret.
@@ -424,6 +422,10 @@ mod tests {
             HelperKind::Runner
         );
         assert_eq!(classify("!echo password=x"), HelperKind::Other);
+        assert_eq!(
+            classify("!'/opt/my tools/git-credential-gitlab-ci' --url https://h"),
+            HelperKind::Ours
+        );
         assert_eq!(
             describe("!echo password=glpat-secret", HelperKind::Other),
             "an inline shell helper"

@@ -14,11 +14,14 @@
 //! * [`source`] and [`token`]: where tokens come from, and the secret type that holds them;
 //! * [`helper`]: the `get`, `store` and `erase` actions;
 //! * [`status`]: the diagnostic report;
+//! * [`git_setup`] and [`scrub`]: writing and removing our entries in git's config, and
+//!   taking credentials out of a repository's config;
 //! * [`daemon`], [`client`], [`framing`] and [`hardening`]: the optional daemon that holds
 //!   tokens in one hardened process, the helper's client for it, their wire format, and the
 //!   process and peer checks;
 //! * [`logging`]: opt-in diagnostics on stderr;
 //! * [`cli`]: the command line that ties them together.
+//! * [`generate`]: the man pages and shell completions, built from the same command line.
 
 pub mod cli;
 pub mod client;
@@ -28,14 +31,17 @@ pub mod daemon;
 pub mod framing;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod generate;
 pub mod git_config;
 pub mod git_findings;
+pub mod git_setup;
 pub mod hardening;
 pub mod helper;
 pub mod logging;
 pub mod origin;
 pub mod policy;
 pub mod protocol;
+pub mod scrub;
 pub mod source;
 pub mod status;
 pub mod token;

@@ -131,7 +131,10 @@ pub fn query_daemon(socket: &Path, mode: Mode) -> DaemonReport {
             );
             let fix = "start it again: git-credential-gitlab-ci daemon --detach --ttl 2h (it reclaims the stale socket)";
             report.lines.push(match mode {
-                Mode::Only => Line::problem(format!("{message}; with --use-daemon only git gets no answer"), fix),
+                Mode::Only => Line::problem(
+                    format!("{message}; with --use-daemon only git gets no answer"),
+                    fix,
+                ),
                 _ => Line::warning(format!("{message}; git is answered standalone"), fix),
             });
             return report;

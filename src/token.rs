@@ -81,6 +81,19 @@ impl Token {
         }
     }
 
+    /// Whether `candidate` is this token, to recognise it written into git's config (`scrub`).
+    /// Compared without an early exit, so the time taken says nothing about a near miss.
+    pub fn is(&self, candidate: &str) -> bool {
+        let secret = self.secret.expose_secret().as_bytes();
+        let candidate = candidate.as_bytes();
+        secret.len() == candidate.len()
+            && secret
+                .iter()
+                .zip(candidate)
+                .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+                == 0
+    }
+
     /// The `exp` claim of a JWT token (GitLab's default job token since 19.0), if it has one.
     /// The signature is not checked: this is only a hint for git, the server decides.
     pub fn jwt_expiry(&self) -> Option<SystemTime> {
@@ -231,6 +244,16 @@ mod tests {
         assert!(!shown.contains("Zq9"));
         assert_eq!(t.fingerprint().len(), 8);
         assert_ne!(t.fingerprint(), token("glpat-other").fingerprint());
+    }
+
+    #[test]
+    fn a_token_recognises_only_its_exact_value() {
+        let t = token("glpat-Zq9Xw7Vv");
+        assert!(t.is("glpat-Zq9Xw7Vv"));
+        assert!(!t.is("glpat-Zq9Xw7V"));
+        assert!(!t.is("glpat-Zq9Xw7Vw"));
+        assert!(!t.is("glpat-Zq9Xw7Vv "));
+        assert!(!t.is(""));
     }
 
     #[test]

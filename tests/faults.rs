@@ -73,7 +73,10 @@ fn a_daemon_that_dies_mid_request_means_fallback_or_silence_never_a_hang() {
     });
     let (run, took) = get_with_fallback(&socket, "auto");
     run.assert_answered("gitlab-ci-token", TOKEN);
-    assert!(took < Duration::from_secs(2), "auto fell back after {took:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "auto fell back after {took:?}"
+    );
     let (run, took) = get_with_fallback(&socket, "only");
     run.assert_silent("daemon died mid-request, --use-daemon only");
     assert!(took < Duration::from_secs(2), "only gave up after {took:?}");
@@ -120,8 +123,14 @@ fn a_killed_daemons_socket_is_reported_and_git_falls_back() {
     let (run, took) = get_with_fallback(&socket, "auto");
     run.assert_answered("gitlab-ci-token", TOKEN);
     assert!(took < Duration::from_secs(1), "{took:?}");
-    let (_, text) = status(&socket, &[("CI_SERVER_URL", SERVED), ("CI_JOB_TOKEN", TOKEN)]);
-    assert!(text.contains("was left by a daemon that is no longer running"), "{text}");
+    let (_, text) = status(
+        &socket,
+        &[("CI_SERVER_URL", SERVED), ("CI_JOB_TOKEN", TOKEN)],
+    );
+    assert!(
+        text.contains("was left by a daemon that is no longer running"),
+        "{text}"
+    );
     assert!(text.contains("it reclaims the stale socket"), "{text}");
 }
 
@@ -152,7 +161,9 @@ fn a_daemon_whose_socket_is_removed_stops_and_status_says_so_meanwhile() {
         .env("CI_SERVER_URL", SERVED)
         .env("CI_JOB_TOKEN", TOKEN)
         .detach();
-    again.get("gitlab.example.com").assert_answered("gitlab-ci-token", TOKEN);
+    again
+        .get("gitlab.example.com")
+        .assert_answered("gitlab-ci-token", TOKEN);
 }
 
 #[test]
@@ -168,23 +179,31 @@ fn a_token_file_that_vanishes_empties_or_locks_is_never_half_served() {
         .arg("--token-file")
         .arg(&file)
         .detach();
-    daemon.get("gitlab.example.com").assert_answered("gitlab-ci-token", TOKEN);
+    daemon
+        .get("gitlab.example.com")
+        .assert_answered("gitlab-ci-token", TOKEN);
 
     let only = [("GIT_CREDENTIAL_GITLAB_CI_USE_DAEMON", "only")];
     std::fs::remove_file(&file).unwrap();
-    daemon.get("gitlab.example.com").assert_silent("token file removed");
+    daemon
+        .get("gitlab.example.com")
+        .assert_silent("token file removed");
     let (ok, text) = status(&socket, &only);
     assert!(!ok);
     assert!(text.contains("the daemon has no usable token"), "{text}");
     assert!(text.contains("no such file"), "{text}");
 
     std::fs::write(&file, "").unwrap();
-    daemon.get("gitlab.example.com").assert_silent("token file emptied");
+    daemon
+        .get("gitlab.example.com")
+        .assert_silent("token file emptied");
     let (_, text) = status(&socket, &only);
     assert!(text.contains("empty"), "{text}");
 
     std::fs::write(&file, "glpat-half\nwritten").unwrap();
-    daemon.get("gitlab.example.com").assert_silent("token file with two lines");
+    daemon
+        .get("gitlab.example.com")
+        .assert_silent("token file with two lines");
     let (_, text) = status(&socket, &only);
     assert!(text.contains("contains a newline"), "{text}");
 
@@ -193,7 +212,9 @@ fn a_token_file_that_vanishes_empties_or_locks_is_never_half_served() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::write(&file, TOKEN).unwrap();
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).unwrap();
-        daemon.get("gitlab.example.com").assert_silent("token file unreadable");
+        daemon
+            .get("gitlab.example.com")
+            .assert_silent("token file unreadable");
         let (_, text) = status(&socket, &only);
         assert!(text.contains("permission denied"), "{text}");
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -231,11 +252,19 @@ fn git_closing_our_stdout_early_is_not_an_error() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "the helper hung on a closed stdout");
+        assert!(
+            Instant::now() < deadline,
+            "the helper hung on a closed stdout"
+        );
         std::thread::sleep(Duration::from_millis(10));
     };
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(status.success(), "{status:?} {stderr}");
     assert!(stderr.is_empty(), "{stderr}");
 }
@@ -258,15 +287,25 @@ fn an_expired_token_is_flagged_and_git_is_told_its_expiry() {
         ],
     );
     run.assert_answered("gitlab-ci-token", &expired);
-    assert!(run.stdout.ends_with("password_expiry_utc=1000000000\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.ends_with("password_expiry_utc=1000000000\n"),
+        "{}",
+        run.stdout
+    );
 
     let dir = socket_dir();
     let (ok, text) = status(
         &dir.path().join("none"),
-        &[("CI_SERVER_URL", SERVED), ("CI_JOB_TOKEN", expired.as_str())],
+        &[
+            ("CI_SERVER_URL", SERVED),
+            ("CI_JOB_TOKEN", expired.as_str()),
+        ],
     );
     assert!(!ok, "{text}");
-    assert!(text.contains("the token expired at 2001-09-09T01:46:40Z"), "{text}");
+    assert!(
+        text.contains("the token expired at 2001-09-09T01:46:40Z"),
+        "{text}"
+    );
     assert!(!text.contains(&expired));
 }
 
@@ -283,7 +322,10 @@ fn a_token_about_to_expire_is_a_warning() {
     .unwrap();
     let (_, text) = status(
         &dir.path().join("none"),
-        &[("GIT_CREDENTIAL_GITLAB_CI_CONFIG", config.to_str().unwrap()), ("T", "glpat-Soon0123456")],
+        &[
+            ("GIT_CREDENTIAL_GITLAB_CI_CONFIG", config.to_str().unwrap()),
+            ("T", "glpat-Soon0123456"),
+        ],
     );
     assert!(text.contains("warning  the token expires at"), "{text}");
 }

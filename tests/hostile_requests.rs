@@ -207,7 +207,11 @@ fn a_token_that_is_unusable_is_never_sent() {
 fn bad_configuration_gets_a_clear_error_and_no_answer() {
     let dir = tempfile::tempdir().unwrap();
     let malformed = dir.path().join("malformed.toml");
-    std::fs::write(&malformed, "[[credential]\nurl = \"https://gitlab.example.com\"\n").unwrap();
+    std::fs::write(
+        &malformed,
+        "[[credential]\nurl = \"https://gitlab.example.com\"\n",
+    )
+    .unwrap();
     let secret_in_wrong_key = dir.path().join("secret.toml");
     std::fs::write(
         &secret_in_wrong_key,
@@ -223,18 +227,40 @@ fn bad_configuration_gets_a_clear_error_and_no_answer() {
     let request = b"protocol=https\nhost=gitlab.example.com\n";
     let config_env = |path: &std::path::Path| {
         vec![
-            ("GIT_CREDENTIAL_GITLAB_CI_CONFIG", path.display().to_string()),
+            (
+                "GIT_CREDENTIAL_GITLAB_CI_CONFIG",
+                path.display().to_string(),
+            ),
             ("GIT_CREDENTIAL_GITLAB_CI_USE_DAEMON", "never".to_owned()),
         ]
     };
     for (case, env, expected) in [
-        ("malformed TOML", config_env(&malformed), "not valid TOML at line 1"),
-        ("a token pasted into the config", config_env(&secret_in_wrong_key), "must never hold a token"),
-        ("a config file that does not exist", config_env(&dir.path().join("absent.toml")), "does not exist"),
-        ("a directory as config file", config_env(dir.path()), "is not a regular file"),
+        (
+            "malformed TOML",
+            config_env(&malformed),
+            "not valid TOML at line 1",
+        ),
+        (
+            "a token pasted into the config",
+            config_env(&secret_in_wrong_key),
+            "must never hold a token",
+        ),
+        (
+            "a config file that does not exist",
+            config_env(&dir.path().join("absent.toml")),
+            "does not exist",
+        ),
+        (
+            "a directory as config file",
+            config_env(dir.path()),
+            "is not a regular file",
+        ),
         (
             "a URL with a password in it",
-            vec![("GIT_CREDENTIAL_GITLAB_CI_URL", format!("https://u:{TOKEN}@gitlab.example.com"))],
+            vec![(
+                "GIT_CREDENTIAL_GITLAB_CI_URL",
+                format!("https://u:{TOKEN}@gitlab.example.com"),
+            )],
             "must not contain a user name or password",
         ),
     ] {
@@ -243,7 +269,11 @@ fn bad_configuration_gets_a_clear_error_and_no_answer() {
         assert!(!run.status.success(), "{case}: exit 0");
         assert!(run.stderr.contains(expected), "{case}: {:?}", run.stderr);
         assert_eq!(run.stderr.lines().count(), 1, "{case}: {:?}", run.stderr);
-        assert!(!run.stderr.contains(&TOKEN[6..20]), "{case}: the token is in {:?}", run.stderr);
+        assert!(
+            !run.stderr.contains(&TOKEN[6..20]),
+            "{case}: the token is in {:?}",
+            run.stderr
+        );
         assert!(!run.stderr.contains("panicked"), "{case}");
     }
     run_helper(&["get"], request, &config_env(&missing_token_file))

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod configure_scrub;
 mod daemon;
 mod faults;
 mod fuzz_corpus;

@@ -224,7 +224,9 @@ pub fn lock_holder(_socket: &Path) -> Option<u32> {
 #[cfg(unix)]
 pub fn identity(socket: &Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::symlink_metadata(socket).ok().map(|m| (m.dev(), m.ino()))
+    std::fs::symlink_metadata(socket)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 #[cfg(not(unix))]

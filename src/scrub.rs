@@ -1,0 +1,549 @@
+//! `scrub`: take credentials out of the current repository's git config.
+//!
+//! A token ends up in a checkout's config in a few known places (domain.md section 4): the
+//! remote URL (`https://gitlab-ci-token:TOKEN@host/...`, written by older GitLab Runners and
+//! by hand-made clones), a submodule's URL, and GitLab Runner's per-job `insteadOf` rule in
+//! `<project>.tmp/.gitlab-runner.ext.conf`, which `.git/config` includes. While it is there,
+//! git never asks a helper for that host, and the token travels with the directory.
+//!
+//! `scrub` reads the repository's entries as git reads them (included files too, each with
+//! the file it came from), strips the userinfo from URLs that carry a password or the served
+//! token, and removes `insteadOf` rules whose replacement carries one. It writes with
+//! `git config --file <the file the entry is in>`.
+//!
+//! URL values are matched with a pattern that leaves out the userinfo, so the token is not
+//! put on a command line. Removing a rule has to name its section, and the section name holds
+//! the token: that one `git config` call has it in its arguments for the moment it runs, as the
+//! runner's own call that wrote the rule did.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use crate::config::{Config, Flags, ProcessEnv};
+use crate::git_config::{self, Entry, Source, Url};
+use crate::source::first_token;
+use crate::token::Token;
+
+/// One change `scrub` makes to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub file: PathBuf,
+    pub fix: Fix,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fix {
+    /// Every value of `key` that is `to` with some userinfo becomes `to`.
+    StripUrl {
+        key: String,
+        from: String,
+        to: String,
+    },
+    /// An `insteadOf`/`pushInsteadOf` rule whose replacement `base` carries credentials. The
+    /// whole `url.<base>` section goes when it holds nothing else (`section`).
+    RemoveRule {
+        base: String,
+        rules: Vec<(String, String)>,
+        section: bool,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScrubError {
+    #[error("not inside a git repository: run scrub in the checkout to clean")]
+    NotARepository,
+    #[error("{what}: {problem}")]
+    Git { what: String, problem: String },
+}
+
+/// Whether `url` carries credentials: a password, or a user that is a token we serve.
+fn carries_credentials(url: &str, is_token: &dyn Fn(&str) -> bool) -> bool {
+    Url::parse(url).is_some_and(|u| u.password || u.user.as_deref().is_some_and(is_token))
+}
+
+/// `url` for display: a password, or a user that is a served token, replaced.
+pub fn masked(url: &str, is_token: &dyn Fn(&str) -> bool) -> String {
+    let shown = git_config::mask_password(url);
+    match Url::parse(&shown) {
+        Some(u) if u.user.as_deref().is_some_and(is_token) => {
+            let stripped = git_config::strip_userinfo(url);
+            match stripped.split_once("://") {
+                Some((scheme, rest)) => format!("{scheme}://<secret>@{rest}"),
+                None => stripped,
+            }
+        }
+        _ => shown,
+    }
+}
+
+/// What to change, from the entries git reads for the repository (files only).
+pub fn plan(entries: &[Entry], is_token: &dyn Fn(&str) -> bool) -> Vec<Change> {
+    let mut changes: Vec<Change> = Vec::new();
+    // (file, base) -> index in `changes`, so a section's rules are removed together.
+    let mut rules: BTreeMap<(PathBuf, String), usize> = BTreeMap::new();
+    for e in entries {
+        let Some(file) = e.file() else { continue };
+        let (section, sub, name) = e.parts();
+        let value = e.value.as_deref().unwrap_or("");
+        match (section, sub, name) {
+            ("remote", Some(_), "url" | "pushurl") | ("submodule", Some(_), "url")
+                if carries_credentials(value, is_token) =>
+            {
+                let fix = Fix::StripUrl {
+                    key: e.key.clone(),
+                    from: value.to_owned(),
+                    to: git_config::strip_userinfo(value),
+                };
+                let change = Change {
+                    file: file.to_path_buf(),
+                    fix,
+                };
+                // One `--replace-all` rewrites every credentialed copy of the same URL.
+                let done = changes.iter().any(|c| {
+                    c.file == change.file
+                        && matches!((&c.fix, &change.fix), (Fix::StripUrl { key: k1, to: t1, .. }, Fix::StripUrl { key: k2, to: t2, .. }) if k1 == k2 && t1 == t2)
+                });
+                if !done {
+                    changes.push(change);
+                }
+            }
+            ("url", Some(base), "insteadof" | "pushinsteadof")
+                if carries_credentials(base, is_token) =>
+            {
+                let at = *rules
+                    .entry((file.to_path_buf(), base.to_owned()))
+                    .or_insert_with(|| {
+                        let alone = entries.iter().all(|other| {
+                            let (s, b, n) = other.parts();
+                            other.file() != Some(file)
+                                || s != "url"
+                                || b != Some(base)
+                                || matches!(n, "insteadof" | "pushinsteadof")
+                        });
+                        changes.push(Change {
+                            file: file.to_path_buf(),
+                            fix: Fix::RemoveRule {
+                                base: base.to_owned(),
+                                rules: Vec::new(),
+                                section: alone,
+                            },
+                        });
+                        changes.len() - 1
+                    });
+                if let Fix::RemoveRule { rules, .. } = &mut changes[at].fix {
+                    rules.push((name.to_owned(), value.to_owned()));
+                }
+            }
+            _ => {}
+        }
+    }
+    changes
+}
+
+/// The change in words, secrets masked: the file, the key, and what happens to it.
+pub fn describe(change: &Change, is_token: &dyn Fn(&str) -> bool) -> String {
+    let file = change.file.display();
+    match &change.fix {
+        Fix::StripUrl { key, from, to } => {
+            format!("{file}: {key}: {} -> {to}", masked(from, is_token))
+        }
+        Fix::RemoveRule { base, rules, .. } => {
+            let mut s = String::new();
+            for (i, (name, value)) in rules.iter().enumerate() {
+                if i > 0 {
+                    s.push('\n');
+                }
+                let name = if name == "insteadof" {
+                    "insteadOf"
+                } else {
+                    "pushInsteadOf"
+                };
+                let _ = write!(
+                    s,
+                    "{file}: url.\"{}\".{name} = {value}: rule removed",
+                    masked(base, is_token)
+                );
+            }
+            s
+        }
+    }
+}
+
+/// An ERE (git's `value-pattern`) that matches `url` with any userinfo, and nothing else.
+pub fn userinfo_pattern(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let at = rest[..end].rfind('@')?;
+    Some(format!(
+        "^{}://[^/]*@{}$",
+        ere_escape(scheme),
+        ere_escape(&rest[at + 1..])
+    ))
+}
+
+fn ere_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if ".[]{}()\\*+?^$|".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Applies one change with `git config --file`. Errors are masked: git repeats keys.
+fn apply(change: &Change, is_token: &dyn Fn(&str) -> bool) -> Result<(), ScrubError> {
+    let mut calls: Vec<Vec<String>> = Vec::new();
+    match &change.fix {
+        Fix::StripUrl { key, from, to } => {
+            let pattern = userinfo_pattern(from).ok_or_else(|| ScrubError::Git {
+                what: key.clone(),
+                problem: "the URL has no userinfo after all".to_owned(),
+            })?;
+            calls.push(vec![
+                "--replace-all".into(),
+                key.clone(),
+                to.clone(),
+                pattern,
+            ]);
+        }
+        Fix::RemoveRule {
+            base,
+            section: true,
+            ..
+        } => {
+            calls.push(vec!["--remove-section".into(), format!("url.{base}")]);
+        }
+        Fix::RemoveRule { base, rules, .. } => {
+            let mut names: Vec<&str> = rules.iter().map(|(n, _)| n.as_str()).collect();
+            names.dedup();
+            for name in names {
+                calls.push(vec!["--unset-all".into(), format!("url.{base}.{name}")]);
+            }
+        }
+    }
+    for args in calls {
+        let out = Command::new("git")
+            .args(["config", "--file"])
+            .arg(&change.file)
+            .args(&args)
+            .output()
+            .map_err(|e| ScrubError::Git {
+                what: format!("running git config on {}", change.file.display()),
+                problem: e.to_string(),
+            })?;
+        if !out.status.success() {
+            return Err(ScrubError::Git {
+                what: describe(change, is_token),
+                problem: mask_text(&String::from_utf8_lossy(&out.stderr), is_token),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `text` with every URL-looking word masked, for git's messages, which quote keys.
+fn mask_text(text: &str, is_token: &dyn Fn(&str) -> bool) -> String {
+    text.trim()
+        .split(' ')
+        .map(|word| {
+            if word.contains("://") {
+                masked(word, is_token)
+            } else if is_token(word.trim_matches(['\'', '"'])) {
+                "<secret>".to_owned()
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The repository's own entries, included files too: its local and worktree config, and
+/// the config of every submodule's git directory under `.git/modules`.
+fn repository_entries() -> Result<Vec<Entry>, ScrubError> {
+    let out = Command::new("git")
+        .args(["rev-parse", "--path-format=absolute", "--git-common-dir"])
+        .output()
+        .map_err(|e| ScrubError::Git {
+            what: "running git".to_owned(),
+            problem: e.to_string(),
+        })?;
+    if !out.status.success() {
+        return Err(ScrubError::NotARepository);
+    }
+    let common = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n'));
+    // git names a repository's files relative to the top of the work tree (a bare
+    // repository's directory), where it moves before reading config, not to where it runs.
+    let top = Command::new("git")
+        .args(["rev-parse", "--show-toplevel"])
+        .output()
+        .ok()
+        .filter(|out| out.status.success() && !out.stdout.is_empty())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n')))
+        .unwrap_or_else(|| common.clone());
+    let mut entries: Vec<Entry> = git_config::read(Some(&top))
+        .map_err(|e| ScrubError::Git {
+            what: "reading the repository's config".to_owned(),
+            problem: e.to_string(),
+        })?
+        .into_iter()
+        .filter(|e| matches!(e.scope.as_str(), "local" | "worktree"))
+        .collect();
+    for config in module_configs(&common.join("modules"), 0) {
+        let out = Command::new("git")
+            .args(["config", "--file"])
+            .arg(&config)
+            .args([
+                "--includes",
+                "--list",
+                "--show-scope",
+                "--show-origin",
+                "-z",
+            ])
+            .output();
+        if let Ok(out) = out {
+            let dir = config.parent().map(Path::to_path_buf);
+            for mut e in git_config::parse_list(&out.stdout) {
+                if let (Source::File(p), Some(dir)) = (&e.source, &dir) {
+                    if p.is_relative() {
+                        e.source = Source::File(dir.join(p));
+                    }
+                }
+                entries.push(e);
+            }
+        }
+    }
+    Ok(entries)
+}
+
+/// `config` files of the git directories under `dir` (submodules, nested ones too).
+fn module_configs(dir: &Path, depth: usize) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    if depth > 16 {
+        return found;
+    }
+    for entry in read.flatten() {
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let name = entry.file_name();
+        if !kind.is_dir()
+            || matches!(
+                name.to_str(),
+                Some("objects" | "refs" | "logs" | "hooks" | "info" | "lfs")
+            )
+        {
+            continue;
+        }
+        let path = entry.path();
+        if path.join("HEAD").is_file() && path.join("config").is_file() {
+            found.push(path.join("config"));
+        }
+        found.extend(module_configs(&path, depth + 1));
+    }
+    found.sort();
+    found
+}
+
+/// The tokens we serve, to recognise one written as a bare URL user. A configuration we
+/// cannot load only means we look for passwords alone.
+pub fn served_tokens(flags: &Flags) -> Vec<Arc<Token>> {
+    let Ok(config) = Config::load(flags, &ProcessEnv) else {
+        return Vec::new();
+    };
+    config
+        .credentials
+        .iter()
+        .filter_map(|c| first_token(&c.sources).map(|(_, t)| t))
+        .collect()
+}
+
+/// `scrub` in the current directory's repository. Writes each change to `out` as it is made
+/// (or, with `dry_run`, as it would be), so an error part-way leaves an account of the rest.
+pub fn run(
+    dry_run: bool,
+    tokens: &[Arc<Token>],
+    out: &mut dyn std::io::Write,
+) -> Result<(), ScrubError> {
+    let is_token = |s: &str| tokens.iter().any(|t| t.is(s));
+    let entries = repository_entries()?;
+    let changes = plan(&entries, &is_token);
+    // Output is a courtesy: a closed stdout must not stop the scrub.
+    if changes.is_empty() {
+        let _ = writeln!(
+            out,
+            "nothing to scrub: no credentials in this repository's remote URLs, submodule URLs or insteadOf rules"
+        );
+        return Ok(());
+    }
+    for change in &changes {
+        if !dry_run {
+            apply(change, &is_token)?;
+        }
+        let _ = writeln!(out, "{}", describe(change, &is_token));
+    }
+    let plural = if changes.len() == 1 { "" } else { "s" };
+    let _ = if dry_run {
+        writeln!(
+            out,
+            "dry run: the {} change{plural} above would be made; nothing was changed",
+            changes.len()
+        )
+    } else {
+        writeln!(out, "scrubbed: {} change{plural} made", changes.len())
+    };
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "glcbt-SecretJobToken123";
+
+    fn is_token(s: &str) -> bool {
+        s == TOKEN
+    }
+
+    fn entries(records: &[(&str, &str, &str)]) -> Vec<Entry> {
+        let mut raw = Vec::new();
+        for (file, key, value) in records {
+            raw.extend_from_slice(format!("local\0file:{file}\0{key}\n{value}\0").as_bytes());
+        }
+        git_config::parse_list(&raw)
+    }
+
+    #[test]
+    fn urls_with_a_password_or_the_served_token_lose_their_userinfo() {
+        let e = entries(&[
+            (
+                ".git/config",
+                "remote.origin.url",
+                &format!("https://gitlab-ci-token:{TOKEN}@h/g/p.git"),
+            ),
+            (
+                ".git/config",
+                "remote.origin.pushurl",
+                &format!("https://{TOKEN}@h/g/p.git"),
+            ),
+            (
+                ".git/config",
+                "remote.mirror.url",
+                "https://alice@h/g/p.git",
+            ),
+            (
+                ".git/config",
+                "submodule.lib.url",
+                "https://u:p@h/g/lib.git",
+            ),
+            (".git/config", "remote.plain.url", "https://h/g/p.git"),
+            (".git/config", "branch.main.remote", "https://u:p@h/"),
+        ]);
+        let changes = plan(&e, &is_token);
+        let fixed: Vec<(&str, &str)> = changes
+            .iter()
+            .map(|c| match &c.fix {
+                Fix::StripUrl { key, to, .. } => (key.as_str(), to.as_str()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            fixed,
+            [
+                ("remote.origin.url", "https://h/g/p.git"),
+                ("remote.origin.pushurl", "https://h/g/p.git"),
+                ("submodule.lib.url", "https://h/g/lib.git"),
+            ]
+        );
+        let shown: Vec<String> = changes.iter().map(|c| describe(c, &is_token)).collect();
+        assert_eq!(
+            shown[0],
+            ".git/config: remote.origin.url: https://gitlab-ci-token:<secret>@h/g/p.git -> https://h/g/p.git"
+        );
+        assert_eq!(
+            shown[1],
+            ".git/config: remote.origin.pushurl: https://<secret>@h/g/p.git -> https://h/g/p.git"
+        );
+        assert!(shown.iter().all(|s| !s.contains(TOKEN)));
+    }
+
+    #[test]
+    fn insteadof_rules_that_carry_credentials_are_removed_whole() {
+        let ext = "/b/p.tmp/.gitlab-runner.ext.conf";
+        let base = format!("https://gitlab-ci-token:{TOKEN}@h/");
+        let e = entries(&[
+            (ext, &format!("url.{base}.insteadof"), "https://h/"),
+            (ext, &format!("url.{base}.pushinsteadof"), "https://h/"),
+            (".git/config", "url.https://mirror/.insteadof", "https://h/"),
+            (
+                ".git/config",
+                "url.https://u:p@other/.insteadof",
+                "https://other/",
+            ),
+            (".git/config", "url.https://u:p@other/.note", "kept?"),
+        ]);
+        let changes = plan(&e, &is_token);
+        assert_eq!(changes.len(), 2);
+        assert_eq!(
+            changes[0],
+            Change {
+                file: ext.into(),
+                fix: Fix::RemoveRule {
+                    base: base.clone(),
+                    rules: vec![
+                        ("insteadof".into(), "https://h/".into()),
+                        ("pushinsteadof".into(), "https://h/".into())
+                    ],
+                    section: true,
+                },
+            }
+        );
+        assert!(matches!(
+            &changes[1].fix,
+            Fix::RemoveRule { section: false, .. }
+        ));
+        let shown = describe(&changes[0], &is_token);
+        assert_eq!(
+            shown,
+            format!("{ext}: url.\"https://gitlab-ci-token:<secret>@h/\".insteadOf = https://h/: rule removed\n\
+                     {ext}: url.\"https://gitlab-ci-token:<secret>@h/\".pushInsteadOf = https://h/: rule removed")
+        );
+    }
+
+    #[test]
+    fn a_clean_repository_needs_nothing() {
+        let e = entries(&[
+            (".git/config", "remote.origin.url", "https://h/g/p.git"),
+            (".git/config", "url.https://h/.insteadof", "git@h:"),
+        ]);
+        assert!(plan(&e, &is_token).is_empty());
+    }
+
+    #[test]
+    fn the_value_pattern_matches_the_url_with_any_userinfo_and_holds_no_secret() {
+        let url = format!("https://gitlab-ci-token:{TOKEN}@127.0.0.1:8443/g/p.git");
+        let pattern = userinfo_pattern(&url).unwrap();
+        assert_eq!(pattern, r"^https://[^/]*@127\.0\.0\.1:8443/g/p\.git$");
+        assert!(!pattern.contains(TOKEN));
+        assert_eq!(userinfo_pattern("https://h/p.git"), None);
+    }
+
+    #[test]
+    fn git_messages_are_masked() {
+        let msg = format!("error: could not lock url.https://x:{TOKEN}@h/.insteadof for {TOKEN}");
+        let masked = mask_text(&msg, &is_token);
+        assert!(!masked.contains(TOKEN), "{masked}");
+        assert!(
+            masked.contains("https://x:<secret>@h/.insteadof"),
+            "{masked}"
+        );
+    }
+}

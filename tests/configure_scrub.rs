@@ -1,0 +1,419 @@
+//! `configure`, `unconfigure` and `scrub` against real git and the real TLS server, starting
+//! from the set-ups GitLab Runner leaves behind (domain.md section 4): the helper ends up in
+//! the chain git runs, pushes go through it, tokens leave the repository's config, and none of
+//! these commands ever prints a token.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::git_server::GitServer;
+use crate::support::helper::{binary, TOKEN};
+use crate::support::sandbox::{run_command, Sandbox};
+
+const PROJECT: &str = "group/project.git";
+/// A token only our helper is told about, in `MY_TOKEN`.
+const OTHER_TOKEN: &str = "glpat-OnlyOurHelperReadsThis42";
+
+struct Run {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    fn assert_ok(self) -> Run {
+        assert!(
+            self.ok,
+            "failed\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// The sandbox's isolated environment, for a program other than git, run in `dir`.
+fn command(sandbox: &Sandbox, program: &str, dir: &str) -> Command {
+    let git = sandbox.git();
+    let mut cmd = Command::new(program);
+    cmd.env_clear().current_dir(sandbox.work().join(dir));
+    for (key, value) in git.get_envs() {
+        if let Some(value) = value {
+            cmd.env(key, value);
+        }
+    }
+    cmd.env("BIN", binary());
+    cmd
+}
+
+/// Runs `program` and checks that no token appears in what it printed.
+fn run(mut cmd: Command) -> Run {
+    let out = run_command({
+        cmd.stdin(std::process::Stdio::null());
+        cmd
+    });
+    let run = Run {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    for token in [TOKEN, OTHER_TOKEN] {
+        assert!(
+            !run.stdout.contains(token) && !run.stderr.contains(token),
+            "a token was printed\nstdout: {}\nstderr: {}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    run
+}
+
+fn ours(sandbox: &Sandbox, dir: &str, args: &[&str]) -> Run {
+    let mut cmd = command(sandbox, binary(), dir);
+    cmd.args(args);
+    run(cmd)
+}
+
+fn sh(sandbox: &Sandbox, dir: &str, script: &str) -> Run {
+    let mut cmd = command(sandbox, "sh", dir);
+    cmd.args(["-c", script]);
+    run(cmd)
+}
+
+fn canonical_binary() -> String {
+    std::fs::canonicalize(binary())
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn lines(out: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn server_ref(server: &GitServer, reference: &str) -> String {
+    let out = Command::new("git")
+        .arg("--git-dir")
+        .arg(server.repo_path(PROJECT))
+        .args(["rev-parse", "--verify", "--quiet", reference])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn commit(sandbox: &Sandbox, dir: &str, file: &str) -> String {
+    std::fs::write(sandbox.work().join(dir).join(file), "changed\n").unwrap();
+    sandbox.run_ok(&["-C", dir, "add", file]);
+    sandbox.run_ok(&["-C", dir, "commit", "--quiet", "-m", file]);
+    let head = sandbox.run_ok(&["-C", dir, "rev-parse", "HEAD"]);
+    String::from_utf8(head.stdout).unwrap().trim().to_owned()
+}
+
+#[track_caller]
+fn assert_nowhere_under(dir: &Path, token: &str) {
+    let mut stack = vec![dir.to_path_buf()];
+    let mut files = 0;
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file() {
+                files += 1;
+                let data = std::fs::read(entry.path()).unwrap();
+                assert!(
+                    !data.windows(token.len()).any(|w| w == token.as_bytes()),
+                    "the token is written in {}",
+                    entry.path().display()
+                );
+            }
+        }
+    }
+    assert!(files > 10, "the scan saw only {files} files");
+}
+
+/// A checkout as GitLab Runner prepares one: `git init`, the remote, and the per-job file
+/// `<dir>.tmp/.gitlab-runner.ext.conf` included from `.git/config`, written by `ext_conf`.
+fn runner_checkout(sandbox: &Sandbox, remote: &str, ext_conf: impl Fn(&Path)) -> PathBuf {
+    sandbox.run_ok(&["init", "--quiet", "--initial-branch=main", "project"]);
+    sandbox.run_ok(&["-C", "project", "remote", "add", "origin", remote]);
+    let tmp = sandbox.work().join("project.tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let ext = tmp.join(".gitlab-runner.ext.conf");
+    std::fs::write(&ext, "").unwrap();
+    ext_conf(&ext);
+    sandbox.run_ok(&[
+        "-C",
+        "project",
+        "config",
+        "include.path",
+        ext.to_str().unwrap(),
+    ]);
+    ext
+}
+
+#[test]
+fn configure_global_twice_pushes_and_unconfigure_restores_the_file() {
+    let server = GitServer::start_local("gitlab-ci-token", TOKEN);
+    server.create_repo(PROJECT);
+    let sandbox = Sandbox::new();
+    sandbox.trust(&GitServer::ca_pem_path());
+    sandbox
+        .env("CI_SERVER_URL", server.url())
+        .env("CI_JOB_TOKEN", TOKEN);
+    let global = sandbox.global_config_path();
+    let before = std::fs::read(&global).unwrap();
+
+    let first = ours(&sandbox, ".", &["configure", "--global"]).assert_ok();
+    assert!(first.stdout.contains("added to"), "{}", first.stdout);
+    let configured = std::fs::read(&global).unwrap();
+    let second = ours(&sandbox, ".", &["configure", "--global"]).assert_ok();
+    assert!(
+        second.stdout.contains("already configured") && second.stdout.contains("nothing changed"),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(std::fs::read(&global).unwrap(), configured);
+    let key = format!("credential.{}.helper", server.url());
+    let helpers = sandbox.run_ok(&["config", "--global", "--get-all", &key]);
+    assert_eq!(lines(&helpers.stdout), ["".to_owned(), canonical_binary()]);
+
+    let url = format!("{}/{PROJECT}", server.url());
+    sandbox.run_ok(&["clone", "--quiet", &url, "clone"]);
+    let head = commit(&sandbox, "clone", "VERSION");
+    sandbox.run_ok(&["-C", "clone", "push", "--quiet", "origin", "main"]);
+    assert_eq!(server_ref(&server, "refs/heads/main"), head);
+
+    let removed = ours(&sandbox, ".", &["unconfigure", "--global"]).assert_ok();
+    assert!(
+        removed.stdout.contains("removed from"),
+        "{}",
+        removed.stdout
+    );
+    assert_eq!(
+        String::from_utf8(std::fs::read(&global).unwrap()).unwrap(),
+        String::from_utf8(before.clone()).unwrap()
+    );
+    let again = ours(&sandbox, ".", &["unconfigure", "--global"]).assert_ok();
+    assert!(
+        again.stdout.contains("nothing to remove"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(std::fs::read(&global).unwrap(), before);
+}
+
+#[test]
+fn configure_env_appends_after_existing_entries_and_unconfigure_env_takes_them_back() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .env("CI_SERVER_URL", "https://gitlab.example.com")
+        .env("GIT_CONFIG_COUNT", "1")
+        .env(
+            "GIT_CONFIG_KEY_0",
+            "credential.https://gitlab.example.com.helper",
+        )
+        .env("GIT_CONFIG_VALUE_0", "cache --timeout=60");
+    let script = r#"
+        eval "$("$BIN" configure --env)" || exit 1
+        git config --get-all credential.https://gitlab.example.com.helper
+        echo "count=$GIT_CONFIG_COUNT"
+        echo "again=[$("$BIN" configure --env)]"
+        eval "$("$BIN" unconfigure --env)" || exit 1
+        echo "after=$GIT_CONFIG_COUNT"
+        git config --get-all credential.https://gitlab.example.com.helper
+    "#;
+    let out = sh(&sandbox, ".", script).assert_ok();
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        [
+            "cache --timeout=60",
+            "",
+            &canonical_binary(),
+            "count=3",
+            "again=[]",
+            "after=1",
+            "cache --timeout=60",
+        ],
+        "stderr: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("already configured in this environment"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn scrub_removes_the_runners_tokens_and_the_push_then_goes_through_our_helper() {
+    let server = GitServer::start_local("gitlab-ci-token", TOKEN);
+    server.create_repo(PROJECT);
+    let sandbox = Sandbox::new();
+    sandbox.trust(&GitServer::ca_pem_path());
+    sandbox
+        .env("CI_SERVER_URL", server.url())
+        .env("CI_JOB_TOKEN", TOKEN);
+    let plain = format!("{}/{PROJECT}", server.url());
+    // FF_GIT_URLS_WITHOUT_TOKENS off: older runners put the token in the remote URL, newer
+    // ones in an insteadOf rule in the per-job file. Both at once here.
+    let with_token = format!(
+        "https://gitlab-ci-token:{TOKEN}@{}/{PROJECT}",
+        server.host()
+    );
+    let ext = runner_checkout(&sandbox, &with_token, |ext| {
+        std::fs::write(
+            ext,
+            format!(
+                "[url \"https://gitlab-ci-token:{TOKEN}@{}/\"]\n\tinsteadOf = {}/\n",
+                server.host(),
+                server.url()
+            ),
+        )
+        .unwrap()
+    });
+    sandbox.run_ok(&["-C", "project", "fetch", "--quiet", "origin"]);
+    sandbox.run_ok(&[
+        "-C",
+        "project",
+        "checkout",
+        "--quiet",
+        "-b",
+        "work",
+        "origin/main",
+    ]);
+    let local = sandbox.work().join("project/.git/config");
+    let (local_before, ext_before) = (std::fs::read(&local).unwrap(), std::fs::read(&ext).unwrap());
+
+    let dry = ours(&sandbox, "project", &["scrub", "--dry-run"]).assert_ok();
+    assert!(dry.stdout.contains("remote.origin.url"), "{}", dry.stdout);
+    assert!(
+        dry.stdout.contains(".gitlab-runner.ext.conf"),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains("<secret>"), "{}", dry.stdout);
+    assert!(dry.stdout.contains("dry run"), "{}", dry.stdout);
+    assert_eq!(std::fs::read(&local).unwrap(), local_before);
+    assert_eq!(std::fs::read(&ext).unwrap(), ext_before);
+
+    let scrubbed = ours(&sandbox, "project", &["scrub"]).assert_ok();
+    let mentions = |needle: &str| scrubbed.stdout.lines().any(|l| l.contains(needle));
+    assert!(
+        mentions("project/.git/config: remote.origin.url: https://gitlab-ci-token:<secret>@"),
+        "{}",
+        scrubbed.stdout
+    );
+    assert!(
+        mentions(".gitlab-runner.ext.conf: url.\"https://gitlab-ci-token:<secret>@"),
+        "{}",
+        scrubbed.stdout
+    );
+    let url = sandbox.run_ok(&["-C", "project", "config", "remote.origin.url"]);
+    assert_eq!(lines(&url.stdout), [plain]);
+    let rules = sandbox.run(&["-C", "project", "config", "--get-regexp", r"^url\."]);
+    assert!(
+        rules.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&rules.stdout)
+    );
+
+    let again = ours(&sandbox, "project", &["scrub"]).assert_ok();
+    assert!(
+        again.stdout.contains("nothing to scrub"),
+        "{}",
+        again.stdout
+    );
+
+    ours(&sandbox, ".", &["configure", "--global"]).assert_ok();
+    sandbox.env("GIT_CREDENTIAL_GITLAB_CI_LOG", "info");
+    let head = commit(&sandbox, "project", "CHANGELOG");
+    let push = sandbox.run_ok(&["-C", "project", "push", "--quiet", "origin", "work:main"]);
+    assert!(
+        String::from_utf8_lossy(&push.stderr).contains("decision=\"answer\""),
+        "the push did not go through our helper: {}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    assert_eq!(server_ref(&server, "refs/heads/main"), head);
+    assert_nowhere_under(sandbox.root(), TOKEN);
+}
+
+#[test]
+fn configure_env_puts_our_helper_after_the_runners_per_job_reset() {
+    // The server takes only the token our helper reads, not the runner's CI_JOB_TOKEN, so a
+    // push that succeeds went through our helper.
+    let server = GitServer::start_local("gitlab-ci-token", OTHER_TOKEN);
+    server.create_repo(PROJECT);
+    let sandbox = Sandbox::new();
+    sandbox.trust(&GitServer::ca_pem_path());
+    sandbox
+        .env("CI_SERVER_URL", server.url())
+        .env("CI_JOB_TOKEN", TOKEN)
+        .env("MY_TOKEN", OTHER_TOKEN)
+        .env("URL", server.url());
+    let plain = format!("{}/{PROJECT}", server.url());
+    // FF_GIT_URLS_WITHOUT_TOKENS on: the runner resets the helpers for its server and adds
+    // its own inline one.
+    runner_checkout(&sandbox, &plain, |ext| {
+        let ext = ext.to_str().unwrap();
+        let key = format!("credential.{}.helper", server.url());
+        sandbox.run_ok(&["config", "--file", ext, "--add", &key, ""]);
+        sandbox.run_ok(&[
+            "config",
+            "--file",
+            ext,
+            "--add",
+            &key,
+            r#"!f() { echo "username=gitlab-ci-token"; echo "password=${CI_JOB_TOKEN}"; }; f"#,
+        ]);
+        let user = format!("credential.{}.username", server.url());
+        sandbox.run_ok(&["config", "--file", ext, &user, "gitlab-ci-token"]);
+    });
+    // Our helper in the image's config is shadowed by the runner's reset.
+    ours(
+        &sandbox,
+        ".",
+        &[
+            "configure",
+            "--global",
+            "--url",
+            &server.url(),
+            "--token-env",
+            "MY_TOKEN",
+        ],
+    )
+    .assert_ok();
+    let shadowed = sandbox.run(&["-C", "project", "fetch", "--quiet", "origin"]);
+    assert!(!shadowed.status.success());
+    assert!(server
+        .credentials_seen()
+        .iter()
+        .all(|(_, password)| password == TOKEN));
+
+    server.clear_attempts();
+    let script = r#"
+        eval "$("$BIN" configure --env --url "$URL" --token-env MY_TOKEN)" || exit 1
+        git fetch --quiet origin &&
+        git push --quiet origin origin/main:refs/heads/from-job
+    "#;
+    let out = sh(&sandbox, "project", script).assert_ok();
+    assert!(
+        out.stderr
+            .contains("git will read, after every config file"),
+        "{}",
+        out.stderr
+    );
+    assert!(!server_ref(&server, "refs/heads/from-job").is_empty());
+    let seen = server.credentials_seen();
+    assert!(!seen.is_empty());
+    assert!(seen
+        .iter()
+        .all(|c| c == &("gitlab-ci-token".to_owned(), OTHER_TOKEN.to_owned())));
+    assert_nowhere_under(sandbox.root(), OTHER_TOKEN);
+}
