@@ -33,8 +33,8 @@ use crate::{daemon, helper, logging};
 )]
 #[command(
     after_help = "Configure git (once, for example in a runner image):\n  \
-    git config --global credential.https://gitlab.example.com.helper ''\n  \
-    git config --global --add credential.https://gitlab.example.com.helper \"$(command -v git-credential-gitlab-ci)\"\n\n\
+    git-credential-gitlab-ci configure --system --url https://gitlab.example.com\n\n\
+    See what git will do, and what is wrong: git-credential-gitlab-ci status\n\
     Logging: GIT_CREDENTIAL_GITLAB_CI_LOG=debug (to stderr; tokens are never logged)."
 )]
 pub struct Cli {
@@ -90,6 +90,8 @@ enum Command {
     Status {
         /// The URL to check git's set-up for [default: origin's push URL, else
         /// $CI_SERVER_URL/$CI_PROJECT_PATH.git]
+        // Its own id: sharing "url" with the global --url made each fill in the other.
+        #[arg(id = "target", value_name = "URL")]
         url: Option<String>,
         /// Print the report as JSON.
         #[arg(long)]

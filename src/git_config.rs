@@ -51,7 +51,7 @@ impl Entry {
     /// Where the entry is, in words: `/etc/gitconfig (system)`, `git -c (command)`, ...
     pub fn location(&self) -> String {
         match &self.source {
-            Source::File(p) => format!("{} ({})", p.display(), self.scope),
+            Source::File(p) => format!("{} ({})", clean(p).display(), self.scope),
             Source::CommandLine => "git -c (command line)".to_owned(),
             Source::Environment(n) => format!("GIT_CONFIG_KEY_{n} (environment)"),
             Source::Other(s) => format!("{s} ({})", self.scope),
@@ -81,13 +81,34 @@ pub fn read(dir: Option<&Path>) -> io::Result<Vec<Entry>> {
     // git names repository files relative to the top of the work tree, not to `dir`.
     let base = dir.map(|d| top_level(d).unwrap_or_else(|| d.to_path_buf()));
     for e in &mut entries {
-        if let (Source::File(p), Some(base)) = (&e.source, &base) {
-            if p.is_relative() {
-                e.source = Source::File(base.join(p));
-            }
+        if let Source::File(p) = &e.source {
+            let full = match &base {
+                Some(base) if p.is_relative() => base.join(p),
+                _ => p.clone(),
+            };
+            e.source = Source::File(full);
         }
     }
     Ok(entries)
+}
+
+/// Removes `.` and `a/..` from a path as text, for display only: `.git/../../x` reads `x`.
+/// Through a symlink this can differ from the file git opened, so nothing is written to it.
+fn clean(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn top_level(dir: &Path) -> Option<PathBuf> {

@@ -87,8 +87,13 @@ pub fn inspect(
             ));
         }
     } else if git_config::has_password(url) {
+        let runner = if runner_user(url) {
+            " GitLab Runner writes the job token this way (FF_GIT_URLS_WITHOUT_TOKENS off, runners before 18.6)."
+        } else {
+            ""
+        };
         lines.push(Line::problem(
-            "the URL itself carries a password, so git never asks any helper",
+            format!("the URL itself carries a password, so git never asks any helper.{runner}"),
             "git-credential-gitlab-ci scrub",
         ));
     }
@@ -259,6 +264,11 @@ fn ordinal(n: usize) -> String {
     }
 }
 
+/// GitLab Runner's URLs carry the job token as `gitlab-ci-token:TOKEN@`.
+fn runner_user(url: &str) -> bool {
+    Url::parse(url).is_some_and(|u| u.password && u.user.as_deref() == Some("gitlab-ci-token"))
+}
+
 fn runner_file(e: &Entry) -> bool {
     e.file()
         .and_then(|p| p.file_name())
@@ -333,9 +343,14 @@ fn embedded_credential_lines(
             ("url", "insteadof" | "pushinsteadof")
                 if sub.is_some_and(git_config::has_password) && reported != Some(e) =>
             {
+                let runner = if runner_file(e) || sub.is_some_and(runner_user) {
+                    " GitLab Runner wrote it (FF_GIT_URLS_WITHOUT_TOKENS off)."
+                } else {
+                    ""
+                };
                 lines.push(Line::problem(
                     format!(
-                        "an insteadOf rule in {} rewrites URLs into ones that carry a password",
+                        "an insteadOf rule in {} rewrites URLs into ones that carry a password.{runner}",
                         e.location()
                     ),
                     "git-credential-gitlab-ci scrub",

@@ -291,6 +291,24 @@ fn scrub_removes_the_runners_tokens_and_the_push_then_goes_through_our_helper() 
     let local = sandbox.work().join("project/.git/config");
     let (local_before, ext_before) = (std::fs::read(&local).unwrap(), std::fs::read(&ext).unwrap());
 
+    // status names the runner's mode and every place the token sits, by file and key.
+    let status = ours(&sandbox, "project", &["status"]);
+    assert!(!status.ok, "{}", status.stdout);
+    for expected in [
+        "GitLab Runner wrote it (FF_GIT_URLS_WITHOUT_TOKENS off)",
+        ".gitlab-runner.ext.conf (local) rewrites URLs into ones that carry a password",
+        "remote.origin.url in ",
+        "carries a password",
+        "the served token (fingerprint ",
+        "fix: git-credential-gitlab-ci scrub",
+    ] {
+        assert!(
+            status.stdout.contains(expected),
+            "{expected:?} missing from:\n{}",
+            status.stdout
+        );
+    }
+
     let dry = ours(&sandbox, "project", &["scrub", "--dry-run"]).assert_ok();
     assert!(dry.stdout.contains("remote.origin.url"), "{}", dry.stdout);
     assert!(
@@ -332,6 +350,14 @@ fn scrub_removes_the_runners_tokens_and_the_push_then_goes_through_our_helper() 
     );
 
     ours(&sandbox, ".", &["configure", "--global"]).assert_ok();
+    let status = ours(&sandbox, "project", &["status"]).assert_ok();
+    assert!(
+        status
+            .stdout
+            .contains("git asks git-credential-gitlab-ci for this URL"),
+        "{}",
+        status.stdout
+    );
     sandbox.env("GIT_CREDENTIAL_GITLAB_CI_LOG", "info");
     let head = commit(&sandbox, "project", "CHANGELOG");
     let push = sandbox.run_ok(&["-C", "project", "push", "--quiet", "origin", "work:main"]);
@@ -391,6 +417,27 @@ fn configure_env_puts_our_helper_after_the_runners_per_job_reset() {
     .assert_ok();
     let shadowed = sandbox.run(&["-C", "project", "fetch", "--quiet", "origin"]);
     assert!(!shadowed.status.success());
+    let status = ours(
+        &sandbox,
+        "project",
+        &["--url", &server.url(), "--token-env", "MY_TOKEN", "status"],
+    );
+    assert!(!status.ok, "{}", status.stdout);
+    assert!(
+        status
+            .stdout
+            .contains("GitLab Runner's per-job helper from")
+            && status.stdout.contains("(FF_GIT_URLS_WITHOUT_TOKENS on)"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status
+            .stdout
+            .contains("git will not ask git-credential-gitlab-ci for this URL"),
+        "{}",
+        status.stdout
+    );
     assert!(server
         .credentials_seen()
         .iter()
@@ -399,6 +446,8 @@ fn configure_env_puts_our_helper_after_the_runners_per_job_reset() {
     server.clear_attempts();
     let script = r#"
         eval "$("$BIN" configure --env --url "$URL" --token-env MY_TOKEN)" || exit 1
+        "$BIN" --url "$URL" --token-env MY_TOKEN status > status.txt || { cat status.txt; exit 1; }
+        grep -q "git asks git-credential-gitlab-ci for this URL" status.txt || exit 1
         git fetch --quiet origin &&
         git push --quiet origin origin/main:refs/heads/from-job
     "#;
@@ -416,4 +465,59 @@ fn configure_env_puts_our_helper_after_the_runners_per_job_reset() {
         .iter()
         .all(|c| c == &("gitlab-ci-token".to_owned(), OTHER_TOKEN.to_owned())));
     assert_nowhere_under(sandbox.root(), OTHER_TOKEN);
+}
+
+#[test]
+fn status_flags_a_storage_helper_after_ours_and_an_authorization_header() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .env("CI_SERVER_URL", "https://gitlab.example.com")
+        .env("CI_JOB_TOKEN", TOKEN);
+    ours(&sandbox, ".", &["configure", "--global"]).assert_ok();
+    // A storage helper read after ours, in the repository's config, would get our token on
+    // `store`; an extraheader sends a credential with every request.
+    sandbox.run_ok(&["init", "--quiet", "repo"]);
+    sandbox.run_ok(&[
+        "-C",
+        "repo",
+        "remote",
+        "add",
+        "origin",
+        "https://gitlab.example.com/group/project.git",
+    ]);
+    sandbox.run_ok(&["-C", "repo", "config", "credential.helper", "store"]);
+    let header = format!("AUTHORIZATION: Bearer {TOKEN}");
+    sandbox.run_ok(&[
+        "-C",
+        "repo",
+        "config",
+        "http.https://gitlab.example.com/.extraheader",
+        &header,
+    ]);
+    let status = ours(&sandbox, "repo", &["status"]);
+    assert!(!status.ok, "{}", status.stdout);
+    for expected in [
+        "git asks git-credential-gitlab-ci for this URL (first in the chain)",
+        "helper `store` from ",
+        "would write the CI token to disk",
+        "http.https://gitlab.example.com/.extraheader in ",
+        "sends an Authorization header",
+        "the served token (fingerprint ",
+    ] {
+        assert!(
+            status.stdout.contains(expected),
+            "{expected:?} missing from:\n{}",
+            status.stdout
+        );
+    }
+    let json = ours(&sandbox, "repo", &["status", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["git"]["reaches_us"], true);
+    let kinds: Vec<&str> = report["git"]["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["ours", "storage"]);
 }
