@@ -837,3 +837,43 @@ fn a_request_queued_behind_a_full_set_of_silent_clients_is_still_answered() {
     daemon.get(HOST).assert_answered("gitlab-ci-token", TOKEN);
     drop(silent);
 }
+
+#[test]
+fn the_audit_trail_can_be_json_lines() {
+    let dir = socket_dir();
+    let socket = dir.path().join("sock");
+    let daemon = job_daemon(&socket)
+        .daemon_arg("--log-format")
+        .daemon_arg("json")
+        .detach();
+    daemon.get(HOST).assert_answered("gitlab-ci-token", TOKEN);
+    daemon.get("other.example").assert_silent("another host");
+    assert!(daemon.log_eventually_contains("\"refuse\"", Duration::from_secs(3)));
+    let log = daemon.log_text();
+    assert!(!log.contains(TOKEN), "{log}");
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let answer = events
+        .iter()
+        .find(|e| e["fields"]["event"] == "get" && e["fields"]["decision"] == "answer")
+        .unwrap_or_else(|| panic!("no answer event in {log}"));
+    assert_eq!(answer["level"], "INFO");
+    assert_eq!(answer["fields"]["origin"], SERVED);
+    assert!(answer["fields"]["peer_pid"].as_u64().is_some(), "{answer}");
+    assert!(
+        answer["fields"]["token"]
+            .as_str()
+            .is_some_and(|t| t.contains(&fingerprint(TOKEN))),
+        "{answer}"
+    );
+    let refusal = events
+        .iter()
+        .find(|e| e["fields"]["decision"] == "refuse")
+        .unwrap_or_else(|| panic!("no refusal in {log}"));
+    assert_eq!(
+        refusal["fields"]["reason"],
+        "scheme, host and port match no served origin"
+    );
+}
