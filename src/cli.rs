@@ -3,9 +3,9 @@
 //! git runs a helper as `<helper string> get|store|erase`, so options always come before the
 //! action. Any other action is ignored silently, as git's protocol asks of helpers.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -116,15 +116,6 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Packaging: write the man pages into DIR.
-    #[command(hide = true)]
-    GenerateMan { dir: PathBuf },
-    /// Packaging: write SHELL's completion script into DIR.
-    #[command(hide = true)]
-    GenerateCompletions {
-        shell: clap_complete::Shell,
-        dir: PathBuf,
-    },
     #[command(external_subcommand)]
     Unknown(#[allow(dead_code)] Vec<OsString>),
 }
@@ -179,6 +170,20 @@ pub fn command() -> clap::Command {
 }
 
 pub fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if let Some(call) = GitCall::parse(&args) {
+        return git_action(
+            &call.action,
+            &call.flags,
+            call.socket.as_deref(),
+            use_daemon(call.use_daemon),
+        );
+    }
+    // Packaging's generate-man and generate-completions are parsed apart, so that git's `get`
+    // never builds their definitions (see generate.rs).
+    if let Some(code) = crate::generate::run_if_asked() {
+        return code;
+    }
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
         Err(e) => {
@@ -194,27 +199,13 @@ pub fn main() -> ExitCode {
         }
     };
     let flags = flags(&cli, &matches);
-    let socket = cli
-        .socket
-        .clone()
-        .or_else(|| {
-            std::env::var_os(ENV_SOCKET)
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-        })
-        .unwrap_or_else(default_socket_path);
-    let mode = cli.use_daemon.or_else(|| {
-        std::env::var(ENV_USE_DAEMON)
-            .ok()
-            .and_then(|m| <Mode as clap::ValueEnum>::from_str(&m, true).ok())
-    });
+    let socket = socket_path(cli.socket.as_deref());
+    let mode = use_daemon(cli.use_daemon);
     match cli.command {
         Command::Get | Command::Store | Command::Erase => {
-            git_action(&cli.command, &flags, &socket, mode.unwrap_or_default())
+            git_action(&cli.command, &flags, cli.socket.as_deref(), mode)
         }
-        Command::Status { url, json } => {
-            status(&flags, &socket, mode.unwrap_or_default(), url, json)
-        }
+        Command::Status { url, json } => status(&flags, &socket, mode, url, json),
         Command::Daemon(args) => run_daemon(&flags, socket, args),
         Command::Stop => stop(&socket),
         Command::Configure(target) => {
@@ -228,28 +219,94 @@ pub fn main() -> ExitCode {
             false,
         ),
         Command::Scrub { dry_run } => scrub(&flags, dry_run),
-        Command::GenerateMan { dir } => generated(crate::generate::man_pages(command(), &dir)),
-        Command::GenerateCompletions { shell, dir } => {
-            generated(crate::generate::completions(command(), shell, &dir).map(|path| vec![path]))
-        }
         // An action from a newer git: say nothing, so git moves on.
         Command::Unknown(_) => ExitCode::SUCCESS,
     }
 }
 
-/// Prints the files written, one a line, for packaging scripts.
-fn generated(written: io::Result<Vec<PathBuf>>) -> ExitCode {
-    match written {
-        Ok(paths) => {
-            for path in paths {
-                println!("{}", path.display());
+/// The daemon's socket: `--socket`, else `GIT_CREDENTIAL_GITLAB_CI_SOCKET`, else the default.
+fn socket_path(flag: Option<&Path>) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| {
+            std::env::var_os(ENV_SOCKET)
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(default_socket_path)
+}
+
+/// `--use-daemon`, else `GIT_CREDENTIAL_GITLAB_CI_USE_DAEMON`, else auto.
+fn use_daemon(flag: Option<Mode>) -> Mode {
+    flag.or_else(|| {
+        std::env::var(ENV_USE_DAEMON)
+            .ok()
+            .and_then(|m| <Mode as clap::ValueEnum>::from_str(&m, true).ok())
+    })
+    .unwrap_or_default()
+}
+
+/// A command line in the form git runs the helper in, `[--OPTION VALUE]... get|store|erase`,
+/// read without clap.
+///
+/// Building clap's definition of the whole command line (every subcommand and its help) is
+/// most of what `get` costs before it reads stdin, and git waits on `get` for every fetch
+/// and push. So the helper strings that `configure` writes are read here, and anything else,
+/// or anything out of the ordinary in them (an option that takes one value given twice, an
+/// empty value or one that starts with '-', an option after the action), goes to clap as
+/// before. `tests::git_calls_read_as_clap_reads_them` holds the two to the same result.
+struct GitCall {
+    action: Command,
+    flags: Flags,
+    socket: Option<PathBuf>,
+    use_daemon: Option<Mode>,
+}
+
+impl GitCall {
+    fn parse(args: &[OsString]) -> Option<GitCall> {
+        let (action, options) = args.split_last()?;
+        let action = match action.to_str()? {
+            "get" => Command::Get,
+            "store" => Command::Store,
+            "erase" => Command::Erase,
+            _ => return None,
+        };
+        let mut call = GitCall {
+            action,
+            flags: Flags::default(),
+            socket: None,
+            use_daemon: None,
+        };
+        let mut options = options.iter();
+        while let Some(option) = options.next() {
+            let option = option.to_str()?;
+            let (name, value) = match option.split_once('=') {
+                Some((name, value)) => (name, OsStr::new(value)),
+                None => (option, options.next()?.as_os_str()),
+            };
+            if value.is_empty() || value.as_encoded_bytes().starts_with(b"-") {
+                return None;
             }
-            ExitCode::SUCCESS
+            let text = || value.to_str().map(str::to_owned);
+            let flags = &mut call.flags;
+            match name {
+                "--url" if flags.url.is_none() => flags.url = Some(text()?),
+                "--username" if flags.username.is_none() => flags.username = Some(text()?),
+                "--token-env" => flags.sources.push(TokenSource::Env(text()?)),
+                "--token-file" => flags.sources.push(TokenSource::File(value.into())),
+                "--config" if flags.config.is_none() => flags.config = Some(value.into()),
+                "--socket" if call.socket.is_none() => call.socket = Some(value.into()),
+                "--use-daemon" if call.use_daemon.is_none() => {
+                    call.use_daemon = Some(match value.to_str()? {
+                        "auto" => Mode::Auto,
+                        "only" => Mode::Only,
+                        "never" => Mode::Never,
+                        _ => return None,
+                    })
+                }
+                _ => return None,
+            }
         }
-        Err(e) => {
-            eprintln!("git-credential-gitlab-ci: cannot write the generated files: {e}");
-            ExitCode::FAILURE
-        }
+        Some(call)
     }
 }
 
@@ -288,7 +345,8 @@ fn flags(cli: &Cli, matches: &ArgMatches) -> Flags {
     }
 }
 
-fn git_action(command: &Command, flags: &Flags, socket: &std::path::Path, mode: Mode) -> ExitCode {
+/// `socket` is `--socket`: the path is worked out only if the daemon is asked.
+fn git_action(command: &Command, flags: &Flags, socket: Option<&Path>, mode: Mode) -> ExitCode {
     logging::init();
     let raw = match read_message(&mut Stdin, READ_TIMEOUT) {
         Ok(raw) => raw,
@@ -311,32 +369,35 @@ fn git_action(command: &Command, flags: &Flags, socket: &std::path::Path, mode: 
         }
         Command::Erase if mode != Mode::Never => {
             let payload = daemon::server::erase_payload(&request);
-            if let Err(e) = client::request(socket, Kind::Erase, &payload) {
+            if let Err(e) = client::request(&socket_path(socket), Kind::Erase, &payload) {
                 tracing::debug!(daemon = %e, "the rejection was not recorded by a daemon");
             }
         }
-        Command::Get if mode != Mode::Never => match client::request(socket, Kind::Get, &raw) {
-            Ok((Kind::Answer, response)) => {
-                tracing::info!(decision = "answer", by = "daemon", socket = %socket.display());
-                return write_answer(&response);
-            }
-            Ok((kind, why)) => {
-                tracing::info!(decision = "refuse", by = "daemon", ?kind, reason = %String::from_utf8_lossy(&why));
-                if mode == Mode::Only {
-                    return ExitCode::SUCCESS;
+        Command::Get if mode != Mode::Never => {
+            let socket = socket_path(socket);
+            match client::request(&socket, Kind::Get, &raw) {
+                Ok((Kind::Answer, response)) => {
+                    tracing::info!(decision = "answer", by = "daemon", socket = %socket.display());
+                    return write_answer(&response);
+                }
+                Ok((kind, why)) => {
+                    tracing::info!(decision = "refuse", by = "daemon", ?kind, reason = %String::from_utf8_lossy(&why));
+                    if mode == Mode::Only {
+                        return ExitCode::SUCCESS;
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(daemon = %e);
+                    if mode == Mode::Only {
+                        tracing::info!(
+                            decision = "refuse",
+                            reason = "no daemon reachable and --use-daemon only"
+                        );
+                        return ExitCode::SUCCESS;
+                    }
                 }
             }
-            Err(e) => {
-                tracing::debug!(daemon = %e);
-                if mode == Mode::Only {
-                    tracing::info!(
-                        decision = "refuse",
-                        reason = "no daemon reachable and --use-daemon only"
-                    );
-                    return ExitCode::SUCCESS;
-                }
-            }
-        },
+        }
         _ => {}
     }
     let config = match Config::load(flags, &ProcessEnv) {
@@ -578,6 +639,83 @@ fn print_lines(lines: &[String]) {
     for line in lines {
         if writeln!(out, "{line}").is_err() {
             return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &[&str]) -> Vec<OsString> {
+        line.iter().map(OsString::from).collect()
+    }
+
+    /// Whatever the fast path reads, clap reads to the same action and settings; whatever
+    /// is out of the ordinary, the fast path leaves to clap.
+    #[test]
+    fn git_calls_read_as_clap_reads_them() {
+        let read_fast: [&[&str]; 8] = [
+            &["get"],
+            &["store"],
+            &["erase"],
+            &["--use-daemon", "never", "get"],
+            &["--url", "https://h.example:8443/g", "--username=u", "get"],
+            &[
+                "--token-env",
+                "A",
+                "--token-file",
+                "/run/t",
+                "--token-env=B",
+                "get",
+            ],
+            &[
+                "--config",
+                "/etc/c.toml",
+                "--socket=/run/s.sock",
+                "--use-daemon=only",
+                "erase",
+            ],
+            &["--url", "get", "get"],
+        ];
+        for line in read_fast {
+            let call = GitCall::parse(&args(line)).unwrap_or_else(|| panic!("{line:?}"));
+            let argv = std::iter::once("git-credential-gitlab-ci").chain(line.iter().copied());
+            let matches = Cli::command().try_get_matches_from(argv).unwrap();
+            let cli = Cli::from_arg_matches(&matches).unwrap();
+            assert_eq!(
+                format!("{:?}", call.action),
+                format!("{:?}", cli.command),
+                "{line:?}"
+            );
+            let flags = flags(&cli, &matches);
+            assert_eq!(
+                format!("{:?}", call.flags),
+                format!("{flags:?}"),
+                "{line:?}"
+            );
+            assert_eq!(call.socket, cli.socket, "{line:?}");
+            assert_eq!(call.use_daemon, cli.use_daemon, "{line:?}");
+        }
+        let left_to_clap: [&[&str]; 15] = [
+            &[],
+            &["status"],
+            &["get", "--url", "https://h"],
+            &["--url", "https://a", "--url", "https://b", "get"],
+            &["--url=", "get"],
+            &["--url", "-x", "get"],
+            &["--use-daemon", "AUTO", "get"],
+            &["--help"],
+            &["-h", "get"],
+            &["--version"],
+            &["--token-env", "get"],
+            &["--", "get"],
+            &["--unknown", "x", "get"],
+            &["daemon", "--detach"],
+            &["get", "get"],
+        ];
+        for line in left_to_clap {
+            assert!(GitCall::parse(&args(line)).is_none(), "{line:?}");
         }
     }
 }

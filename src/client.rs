@@ -55,11 +55,24 @@ pub fn request(
     framing::encode_into(kind, payload, &mut out);
     stream.write_all(&out)?;
     stream.flush()?;
-    let mut header = [0u8; HEADER_LEN];
-    stream.read_exact(&mut header)?;
-    let h = framing::parse_header(&header)?;
+    // The daemon writes its reply at once, so one read usually takes it all; exact reads
+    // fetch whatever is still missing. Both buffers are zeroed: an answer holds the token.
+    let mut first = Zeroizing::new([0u8; 2048]);
+    let mut got = 0;
+    while got < HEADER_LEN {
+        match stream.read(&mut first[got..]) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let header = first[..HEADER_LEN].try_into().expect("HEADER_LEN bytes");
+    let h = framing::parse_header(header)?;
     let mut reply = Zeroizing::new(vec![0u8; h.len]);
-    stream.read_exact(&mut reply)?;
+    let have = (got - HEADER_LEN).min(h.len);
+    reply[..have].copy_from_slice(&first[HEADER_LEN..HEADER_LEN + have]);
+    stream.read_exact(&mut reply[have..])?;
     Ok((h.kind, reply))
 }
 

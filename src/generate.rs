@@ -1,14 +1,20 @@
 //! The man pages and shell completions, generated from the same clap definition as the
 //! command line itself, so they cannot drift from it.
 //!
-//! Packagers run the hidden `generate-man DIR` and `generate-completions SHELL DIR`
-//! subcommands of the binary they ship (see packaging/build-deb.sh). Nothing here runs on
-//! git's `get` path.
+//! Packagers run `generate-man DIR` and `generate-completions SHELL DIR` on the binary they
+//! ship (see packaging/build-deb.sh). These two commands are not part of the command line
+//! that `--help`, the man pages and the completions describe: `cli::main` hands them here
+//! when they are the first argument, before it parses anything else. So git's `get` never
+//! builds their definitions (clap builds every subcommand's definition on each run), and
+//! nothing here runs on its path.
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
+use clap::Parser;
 use clap_complete::Shell;
 use clap_mangen::Man;
 use roff::{bold, italic, roman, Roff};
@@ -20,6 +26,51 @@ use crate::config::{
 use crate::logging::ENV_LOG;
 
 pub const BIN_NAME: &str = "git-credential-gitlab-ci";
+
+/// The packaging commands, parsed apart from the user-facing command line.
+#[derive(Debug, Parser)]
+#[command(name = BIN_NAME, version = crate::cli::VERSION)]
+enum Packaging {
+    /// Write the man pages into DIR.
+    GenerateMan { dir: PathBuf },
+    /// Write SHELL's completion script into DIR.
+    GenerateCompletions { shell: Shell, dir: PathBuf },
+}
+
+/// Runs `generate-man` or `generate-completions` when it is the first argument, printing the
+/// files written, one a line; `None` for anything else.
+pub fn run_if_asked() -> Option<ExitCode> {
+    let first = std::env::args_os().nth(1)?;
+    if first != "generate-man" && first != "generate-completions" {
+        return None;
+    }
+    run(std::env::args_os())
+}
+
+fn run(args: impl IntoIterator<Item = OsString>) -> Option<ExitCode> {
+    let written = match Packaging::try_parse_from(args) {
+        Ok(Packaging::GenerateMan { dir }) => man_pages(crate::cli::command(), &dir),
+        Ok(Packaging::GenerateCompletions { shell, dir }) => {
+            completions(crate::cli::command(), shell, &dir).map(|path| vec![path])
+        }
+        Err(e) => {
+            let _ = e.print();
+            return Some(ExitCode::from(2));
+        }
+    };
+    Some(match written {
+        Ok(paths) => {
+            for path in paths {
+                println!("{}", path.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{BIN_NAME}: cannot write the generated files: {e}");
+            ExitCode::FAILURE
+        }
+    })
+}
 
 /// Writes `git-credential-gitlab-ci.1` and one page per visible subcommand
 /// (`git-credential-gitlab-ci-status.1`, ...) into `dir`, and returns their paths.
@@ -187,6 +238,7 @@ mod tests {
         assert!(names.contains(&"git-credential-gitlab-ci.1".to_owned()));
         assert!(names.contains(&"git-credential-gitlab-ci-daemon.1".to_owned()));
         assert!(names.iter().all(|n| !n.contains("generate")), "{names:?}");
+        assert!(names.contains(&"git-credential-gitlab-ci-status.1".to_owned()));
 
         let main = std::fs::read_to_string(dir.path().join("git-credential-gitlab-ci.1")).unwrap();
         for expected in [
@@ -207,6 +259,32 @@ mod tests {
         let daemon =
             std::fs::read_to_string(dir.path().join("git-credential-gitlab-ci-daemon.1")).unwrap();
         assert!(daemon.contains("\\-\\-idle\\-timeout"));
+    }
+
+    #[test]
+    fn the_packaging_commands_are_not_part_of_the_command_line_git_runs() {
+        let cli = crate::cli::command();
+        assert!(cli.find_subcommand("generate-man").is_none());
+        assert!(cli.find_subcommand("generate-completions").is_none());
+
+        let dir = tempfile::tempdir().unwrap();
+        let args = |rest: &[&str]| {
+            std::iter::once(BIN_NAME)
+                .chain(rest.iter().copied())
+                .map(OsString::from)
+                .collect::<Vec<_>>()
+        };
+        let dir_arg = dir.path().to_str().unwrap();
+        assert_eq!(
+            run(args(&["generate-man", dir_arg])),
+            Some(ExitCode::SUCCESS)
+        );
+        assert!(dir.path().join("git-credential-gitlab-ci.1").exists());
+        let zsh = args(&["generate-completions", "zsh", dir_arg]);
+        assert_eq!(run(zsh), Some(ExitCode::SUCCESS));
+        assert!(dir.path().join("_git-credential-gitlab-ci").exists());
+        let unknown_shell = args(&["generate-completions", "tcsh", dir_arg]);
+        assert_eq!(run(unknown_shell), Some(ExitCode::from(2)));
     }
 
     #[test]

@@ -99,8 +99,12 @@ pub fn inspect(
     }
 
     let target = Url::parse(&contacted);
+    // With a password in the URL git asks no helper at all: the chain is shown, but whether
+    // it would reach us is moot until the password is gone.
+    let asks_helpers = !git_config::has_password(&contacted);
     let (chain, reaches_us) = match &target {
-        Some(t) => helper_chain(entries, t, &mut lines),
+        Some(t) if asks_helpers => helper_chain(entries, t, &mut lines),
+        Some(t) => (helper_chain(entries, t, &mut Vec::new()).0, false),
         None => {
             lines.push(Line::warning(
                 format!("{contacts} is not an http(s) URL: git asks credential helpers only for http(s) remotes"),
@@ -166,10 +170,20 @@ fn helper_chain(entries: &[Entry], target: &Url, lines: &mut Vec<Line>) -> (Vec<
         .iter()
         .position(|s| s.kind == Some(HelperKind::Ours));
     match ours {
-        None => lines.push(Line::problem(
-            "git will not ask git-credential-gitlab-ci for this URL: it is not in the helper chain above, or a later reset clears it",
-            "git-credential-gitlab-ci configure --global (or, inside a job whose runner resets helpers: eval \"$(git-credential-gitlab-ci configure --env)\")",
-        )),
+        None => {
+            // A runner's per-job reset is read after the system and global files, so only
+            // GIT_CONFIG_COUNT entries, read after every file, can come after it.
+            let runner = steps.iter().any(|s| s.kind == Some(HelperKind::Runner));
+            let fix = if runner {
+                "eval \"$(git-credential-gitlab-ci configure --env)\" in the job: the runner's per-job config is read after --system and --global"
+            } else {
+                "git-credential-gitlab-ci configure --global (or --system in a runner image)"
+            };
+            lines.push(Line::problem(
+                "git will not ask git-credential-gitlab-ci for this URL: it is not in the helper chain above, or a later reset clears it",
+                fix,
+            ))
+        }
         Some(i) => {
             lines.push(Line::ok(format!(
                 "git asks git-credential-gitlab-ci for this URL ({} in the chain)",

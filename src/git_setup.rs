@@ -155,7 +155,18 @@ pub fn helper_options(
             .ok_or(SetupError::NotUtf8(absolute))
     };
     let mut options = Vec::new();
-    if let Some(url) = &flags.url {
+    // A bare origin is already in the config key that scopes the helper. Copied into the
+    // helper string it would become a flag-level credential that outranks the config files'
+    // credentials for the same origin (a deploy token, say), so it is copied only when it
+    // carries a path or goes with a username or token source that needs it.
+    let needs_url = flags.username.is_some()
+        || !flags.sources.is_empty()
+        || flags
+            .url
+            .as_deref()
+            .and_then(|u| crate::origin::Scope::parse(u).ok())
+            .is_some_and(|s| s.path.is_some());
+    if let Some(url) = flags.url.as_ref().filter(|_| needs_url) {
         options.extend(["--url".to_owned(), url.clone()]);
     }
     if let Some(name) = &flags.username {
@@ -1549,6 +1560,14 @@ mod tests {
             ],
             config: None,
         };
+        let bare = Flags {
+            url: Some("https://h".into()),
+            ..Flags::default()
+        };
+        assert!(
+            helper_options(&bare, None, None).unwrap().is_empty(),
+            "a bare origin stays in the config key"
+        );
         let options = helper_options(&flags, None, Some("never")).unwrap();
         let cwd = std::env::current_dir().unwrap();
         assert_eq!(

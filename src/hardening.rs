@@ -51,7 +51,18 @@ pub fn our_uid() -> Option<u32> {
 pub fn command_name(pid: u32) -> Option<String> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        use rustix::fs::{open, Mode, OFlags};
+        // The daemon does this for every request: one open, one read, one close. A command
+        // name is at most 15 bytes and a newline, so one read of 64 bytes takes it all.
+        let file = open(
+            format!("/proc/{pid}/comm"),
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        let mut buf = [0u8; 64];
+        let n = rustix::io::read(&file, &mut buf).ok()?;
+        let comm = std::str::from_utf8(&buf[..n]).ok()?;
         Some(
             comm.trim_end()
                 .chars()

@@ -3,36 +3,41 @@
 //! This is the path git waits on for every fetch and push, so it stays synchronous and small:
 //! read stdin, load the settings, decide, read one token source, write two or three lines.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{Config, Credential};
 use crate::policy::{decide, Decision, Refusal};
 use crate::protocol::{Request, Response};
 use crate::source::first_token;
-use crate::token::{Masked, Token};
+use crate::token::Token;
 use zeroize::Zeroizing;
 
 /// What `get` did, for the logs and the tests.
 #[derive(Debug)]
-pub enum Outcome {
-    Answered(Answered),
+pub enum Outcome<'a> {
+    Answered(Answered<'a>),
     Refused(Refusal),
 }
 
-/// An answer: the bytes for git, and what may be said about them.
+/// An answer: the bytes for git, and what may be said about them (the credential's scope
+/// and username, the token's `masked()` form). Nothing else is worked out: on the standalone
+/// `get` path, with logging off, nobody asks.
 #[derive(Debug)]
-pub struct Answered {
+pub struct Answered<'a> {
     /// git's response, zeroed on drop.
     pub response: Zeroizing<Vec<u8>>,
-    pub scope: String,
-    pub username: String,
-    pub token: Masked,
+    pub credential: &'a Credential,
+    pub token: Arc<Token>,
     pub expiry: Option<SystemTime>,
 }
 
 /// Decides and, if we answer, builds git's response. Shared by the standalone helper and
 /// the daemon, which differ only in where the bytes go and what they log.
-pub fn answer(request: &Request, credentials: &[Credential]) -> Result<Answered, Refusal> {
+pub fn answer<'a>(
+    request: &Request,
+    credentials: &'a [Credential],
+) -> Result<Answered<'a>, Refusal> {
     let credential = match decide(request, credentials) {
         Decision::Answer(c) => c,
         Decision::Refuse(why) => return Err(why),
@@ -49,23 +54,22 @@ pub fn answer(request: &Request, credentials: &[Credential]) -> Result<Answered,
     .to_bytes();
     Ok(Answered {
         response,
-        scope: credential.scope.to_string(),
-        username: credential.username.clone(),
-        token: token.masked(),
+        credential,
+        token,
         expiry,
     })
 }
 
 /// Decides `get` for the standalone helper and logs the decision; the caller writes the
 /// response, if any, to git.
-pub fn get(request: &Request, config: &Config) -> Outcome {
+pub fn get<'a>(request: &Request, config: &'a Config) -> Outcome<'a> {
     match answer(request, &config.credentials) {
         Ok(answered) => {
             tracing::info!(
                 decision = "answer",
-                origin = %answered.scope,
-                username = %answered.username,
-                token = %answered.token,
+                origin = %answered.credential.scope,
+                username = %answered.credential.username,
+                token = %answered.token.masked(),
             );
             Outcome::Answered(answered)
         }

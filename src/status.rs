@@ -227,7 +227,7 @@ impl Report {
         now: SystemTime,
     ) -> Report {
         let mut report = Report {
-            version: env!("CARGO_PKG_VERSION"),
+            version: crate::cli::VERSION,
             config_files: Vec::new(),
             credentials: Vec::new(),
             daemon,

@@ -6,6 +6,7 @@
 //! secret part is ever shown.
 
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -35,6 +36,10 @@ pub enum InvalidToken {
 
 pub struct Token {
     secret: SecretString,
+    /// Worked out on first use and kept: a daemon answers with the same token for hours, and
+    /// neither is a secret (the fingerprint is logged, the expiry is sent to git).
+    fingerprint: OnceLock<String>,
+    jwt_expiry: OnceLock<Option<SystemTime>>,
 }
 
 impl fmt::Debug for Token {
@@ -53,6 +58,8 @@ impl Token {
         let checked = check(&value);
         let token = checked.map(|()| Token {
             secret: SecretString::new(Box::from(value.as_str())),
+            fingerprint: OnceLock::new(),
+            jwt_expiry: OnceLock::new(),
         });
         value.zeroize();
         token
@@ -70,8 +77,17 @@ impl Token {
     /// The first 8 hex digits of the token's SHA-256: enough to tell two tokens apart in a log,
     /// far too little to learn anything about a random token.
     pub fn fingerprint(&self) -> String {
-        let digest = Sha256::digest(self.secret.expose_secret().as_bytes());
-        digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+        self.fingerprint
+            .get_or_init(|| {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let digest = Sha256::digest(self.secret.expose_secret().as_bytes());
+                digest[..4]
+                    .iter()
+                    .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+                    .map(char::from)
+                    .collect()
+            })
+            .clone()
     }
 
     pub fn masked(&self) -> Masked {
@@ -97,6 +113,10 @@ impl Token {
     /// The `exp` claim of a JWT token (GitLab's default job token since 19.0), if it has one.
     /// The signature is not checked: this is only a hint for git, the server decides.
     pub fn jwt_expiry(&self) -> Option<SystemTime> {
+        *self.jwt_expiry.get_or_init(|| self.read_jwt_expiry())
+    }
+
+    fn read_jwt_expiry(&self) -> Option<SystemTime> {
         let value = self.secret.expose_secret();
         let jwt = match TokenKind::marker(value) {
             Some((_, end)) => &value[end..],

@@ -105,8 +105,10 @@ fn serve(
         Ok(lock) => lock,
         Err(e) => return report_failure(ready, &e.to_string()),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: a request is a few microseconds of work, so a second worker only adds
+    // cross-thread wake-ups (futexes, work stealing) and takes a core from the clients. On a
+    // 2-core runner this serves more requests per second, for less CPU each, than two workers.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -183,7 +185,8 @@ fn init_logging(settings: &Settings) -> Result<(), String> {
         .unwrap_or(LevelFilter::INFO);
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_target(false);
+        .with_target(false)
+        .with_timer(AuditTime);
     let result = match (&settings.log_file, settings.log_json) {
         (Some(path), json) => {
             let file = open_log(path)
@@ -199,6 +202,24 @@ fn init_logging(settings: &Settings) -> Result<(), String> {
         (None, false) => builder.with_writer(std::io::stderr).try_init(),
     };
     result.map_err(|e| e.to_string())
+}
+
+/// The audit trail's timestamps, in tracing's own format (`2026-11-25T13:15:54.537716Z`),
+/// written by humantime, which puts the digits straight into a buffer: tracing's formatter
+/// makes seven `format!` calls, and the daemon writes a timestamp for every request.
+struct AuditTime;
+
+impl tracing_subscriber::fmt::time::FormatTime for AuditTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        let now = std::time::SystemTime::now();
+        match now.duration_since(std::time::UNIX_EPOCH) {
+            // humantime covers 1970 to 9999; a clock outside that gets tracing's formatter.
+            Ok(since) if since.as_secs() < 253_402_300_800 => {
+                write!(w, "{}", humantime::format_rfc3339_micros(now))
+            }
+            _ => tracing_subscriber::fmt::time::SystemTime.format_time(w),
+        }
+    }
 }
 
 fn open_log(path: &Path) -> std::io::Result<std::fs::File> {

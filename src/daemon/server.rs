@@ -76,7 +76,7 @@ impl Daemon {
     pub fn state(&self) -> DaemonState {
         DaemonState {
             pid: std::process::id(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
+            version: crate::cli::VERSION.to_owned(),
             socket: self.settings.socket.display().to_string(),
             started_at: self.started_at,
             uptime_secs: self.started.elapsed().as_secs(),
@@ -298,15 +298,25 @@ async fn handle(stream: Stream, daemon: &Daemon) {
 }
 
 async fn read_frame(stream: &mut Stream) -> Result<(Kind, Zeroizing<Vec<u8>>), String> {
-    let mut header = [0u8; HEADER_LEN];
-    stream
-        .read_exact(&mut header)
-        .await
-        .map_err(|e| e.to_string())?;
-    let h = framing::parse_header(&header).map_err(|e| e.to_string())?;
+    // Our client writes its whole frame at once, so one read usually takes it all: the
+    // header, then as much payload as fits; exact reads fetch whatever is still missing.
+    let mut first = Zeroizing::new([0u8; 512]);
+    let mut got = 0;
+    while got < HEADER_LEN {
+        match stream.read(&mut first[got..]).await {
+            Ok(0) => return Err("early eof".to_owned()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let header = first[..HEADER_LEN].try_into().expect("HEADER_LEN bytes");
+    let h = framing::parse_header(header).map_err(|e| e.to_string())?;
     let mut payload = Zeroizing::new(vec![0u8; h.len]);
+    let have = (got - HEADER_LEN).min(h.len);
+    payload[..have].copy_from_slice(&first[HEADER_LEN..HEADER_LEN + have]);
     stream
-        .read_exact(&mut payload)
+        .read_exact(&mut payload[have..])
         .await
         .map_err(|e| e.to_string())?;
     Ok((h.kind, payload))
@@ -324,11 +334,6 @@ fn get(payload: &[u8], daemon: &Daemon, peer: &Peer) -> Zeroizing<Vec<u8>> {
         .as_ref()
         .map_err(|m| Refusal::from(*m))
         .and_then(|r| answer(r, &daemon.credentials));
-    let host = request
-        .as_ref()
-        .ok()
-        .and_then(|r| r.host.clone())
-        .unwrap_or_default();
     match result {
         Ok(answered) => {
             daemon.audit.answered.fetch_add(1, Ordering::Relaxed);
@@ -337,21 +342,22 @@ fn get(payload: &[u8], daemon: &Daemon, peer: &Peer) -> Zeroizing<Vec<u8>> {
                 decision = "answer",
                 peer_pid = peer.pid,
                 peer_command = peer.command.as_deref(),
-                origin = %answered.scope,
-                username = %answered.username,
-                token = %answered.token,
+                origin = %answered.credential.scope,
+                username = %answered.credential.username,
+                token = %answered.token.masked(),
             );
             frame(Kind::Answer, &answered.response)
         }
         Err(why) => {
             daemon.audit.refused.fetch_add(1, Ordering::Relaxed);
+            let host = request.as_ref().ok().and_then(|r| r.host.as_deref());
             tracing::info!(
                 event = "get",
                 decision = "refuse",
                 reason = %why,
                 peer_pid = peer.pid,
                 peer_command = peer.command.as_deref(),
-                host = %host,
+                host = %host.unwrap_or_default(),
             );
             frame(Kind::Refuse, why.to_string().as_bytes())
         }
