@@ -1,60 +1,136 @@
 //! `git credential fill` latency through each helper, measured side by side.
 //!
-//! Run: `cargo bench --bench credential_fill` (add `-- --rounds N` for more rounds).
+//! Run: `cargo bench --bench credential_fill` (about a minute; add `-- --rounds N` for more
+//! or fewer rounds, default 500; `-- --ours PATH` measures that binary instead of building).
 //!
-//! Every round runs each helper once, in a rotating order, so that load from the rest of the
-//! machine falls on all of them alike; the report gives medians, spread and ratios to the
-//! fastest real helper. git runs with an isolated HOME and no system config.
+//! Every round runs each case once, in a rotating order, so that load from the rest of the
+//! machine falls on all of them alike; the report gives medians, the p10-p90 spread, and
+//! ratios to the floor: a minimal compiled helper that only prints two fixed lines, built
+//! here from C. Ours is measured as the static musl release build that the README tells
+//! runner images to install (`cargo build --release --target x86_64-unknown-linux-musl`),
+//! and, for comparison, as the default glibc dynamic build. Helpers given by path are
+//! configured by absolute path, git's own by name (as users configure them). git runs with
+//! an isolated HOME and no system config.
+
+mod support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "glcbt-BenchTokenBenchTokenBenchToken";
-const REQUEST: &[u8] = b"protocol=https\nhost=gitlab.example.com\n";
+use support::{
+    arg, daemon_pid, given_binaries, kib, machine, ms, percentile, proc_kib, release_binary,
+    start_daemon, stop_daemon, ANSWER, MUSL, REQUEST, SERVER, TOKEN,
+};
+
+/// Rounds run first and thrown away: page cache, git's own start-up, the daemons.
+const WARM_UP: usize = 20;
 
 struct Case {
-    name: &'static str,
+    name: String,
     helper: String,
+    /// The request git gets on stdin.
+    input: Vec<u8>,
 }
 
 fn main() {
-    let rounds = std::env::args()
-        .skip_while(|a| a != "--rounds")
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(400usize);
+    let rounds: usize = arg("--rounds").unwrap_or(500);
     let dir = tempfile::Builder::new()
         .prefix("bench")
         .tempdir_in("/tmp")
         .expect("temp dir");
-    let ours = release_binary();
+    println!("{}", machine());
+
+    let given = given_binaries();
+    let (shipped, glibc) = if given.is_empty() {
+        (release_binary(Some(MUSL)), release_binary(None))
+    } else {
+        let mut given = given.into_iter();
+        (given.next(), given.next())
+    };
+    let ours = shipped
+        .as_ref()
+        .or(glibc.as_ref())
+        .expect("cargo build --release");
+    let (floor, floor_note) = minimal_helper(dir.path());
+    println!("minimal helper: {floor_note}");
+    let no_libc = no_libc_helper(dir.path());
+
     let socket = dir.path().join("run").join("d.sock");
-    let ready = start_daemon(&ours, &socket);
-    let cases = vec![
+    let ready = start_daemon(&ours.path, &socket);
+    let store = dir.path().join("store");
+    std::fs::write(
+        &store,
+        format!("https://gitlab-ci-token:{TOKEN}@gitlab.example.com\n"),
+    )
+    .expect("the store file");
+
+    let case = |name: String, helper: String| Case {
+        name,
+        helper,
+        input: REQUEST.to_vec(),
+    };
+    let mut cases = vec![
         Case {
-            name: "ours, standalone",
-            helper: format!("{} --use-daemon never", ours.display()),
+            name: "git alone (full credential in)".into(),
+            helper: floor.display().to_string(),
+            input: format!(
+                "protocol=https\nhost=gitlab.example.com\nusername=gitlab-ci-token\npassword={TOKEN}\n"
+            )
+            .into_bytes(),
         },
-        Case {
-            name: "ours, through the daemon",
-            helper: format!(
+        case(
+            "minimal C helper (floor)".into(),
+            floor.display().to_string(),
+        ),
+        case(
+            format!("ours {}, standalone", ours.label),
+            format!("{} --use-daemon never", ours.path.display()),
+        ),
+        // The helper string as the README configures it: `auto` looks for a daemon on the
+        // default socket first, and finds none.
+        case(
+            format!("ours {}, default (no daemon)", ours.label),
+            ours.path.display().to_string(),
+        ),
+        case(
+            format!("ours {}, via the daemon", ours.label),
+            format!(
                 "{} --use-daemon only --socket {}",
-                ours.display(),
+                ours.path.display(),
                 socket.display()
             ),
-        },
-        Case {
-            name: "inline shell function",
-            helper: "!f() { echo username=gitlab-ci-token; echo password=\"$CI_JOB_TOKEN\"; }; f"
-                .into(),
-        },
-        Case {
-            name: "git-credential-cache, warm",
-            helper: "cache --timeout=600".into(),
-        },
+        ),
     ];
+    if let Some(path) = &no_libc {
+        cases.push(case(
+            "no-libc C helper (exec alone)".into(),
+            path.display().to_string(),
+        ));
+    }
+    if let (Some(_), Some(other)) = (&shipped, &glibc) {
+        cases.push(case(
+            format!("ours {}, standalone", other.label),
+            format!("{} --use-daemon never", other.path.display()),
+        ));
+    }
+    cases.extend([
+        case(
+            "inline shell function".into(),
+            "!f() { echo username=gitlab-ci-token; echo password=\"$CI_JOB_TOKEN\"; }; f".into(),
+        ),
+        case(
+            "git-credential-store".into(),
+            format!("store --file={}", store.display()),
+        ),
+        case(
+            "git-credential-cache, warm".into(),
+            "cache --timeout=600".into(),
+        ),
+    ]);
+    const FLOOR: usize = 1;
+
     let git = |helper: &str| {
         let mut c = Command::new("git");
         c.env_clear()
@@ -62,7 +138,7 @@ fn main() {
             .env("HOME", dir.path())
             .env("XDG_CACHE_HOME", dir.path().join("cache"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("CI_SERVER_URL", "https://gitlab.example.com")
+            .env("CI_SERVER_URL", SERVER)
             .env("CI_JOB_TOKEN", TOKEN)
             .args(["-c", &format!("credential.helper={helper}")]);
         c
@@ -76,18 +152,68 @@ fn main() {
         .as_bytes(),
     );
     for case in &cases {
-        let out = run(git(&case.helper).args(["credential", "fill"]), REQUEST);
-        assert!(out.contains(TOKEN), "{} does not answer: {out}", case.name);
+        let out = run(git(&case.helper).args(["credential", "fill"]), &case.input);
+        assert!(
+            out.contains(&format!("password={TOKEN}\n")),
+            "{} does not answer: {out}",
+            case.name
+        );
+    }
+
+    // The helpers alone, spawned directly with the request on stdin: their own cost, without
+    // git's and the shell's.
+    let mut alone: Vec<(String, PathBuf, Vec<&str>)> = vec![(
+        "minimal C helper (floor)".into(),
+        floor.clone(),
+        vec!["get"],
+    )];
+    if let Some(path) = &no_libc {
+        alone.push((
+            "no-libc C helper (exec alone)".into(),
+            path.clone(),
+            vec!["get"],
+        ));
+    }
+    for b in [&shipped, &glibc].into_iter().flatten() {
+        alone.push((
+            format!("ours {}, standalone", b.label),
+            b.path.clone(),
+            vec!["--use-daemon", "never", "get"],
+        ));
+    }
+    for (name, path, args) in &alone {
+        let mut c = Command::new(path);
+        c.args(args)
+            .env("CI_SERVER_URL", SERVER)
+            .env("CI_JOB_TOKEN", TOKEN);
+        assert_eq!(run(&mut c, REQUEST).as_bytes(), ANSWER, "{name}");
     }
 
     let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(rounds); cases.len()];
-    for round in 0..rounds + 20 {
+    let mut alone_samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(rounds); alone.len()];
+    for round in 0..rounds + WARM_UP {
         for k in 0..cases.len() {
             let i = (round + k) % cases.len();
             let started = Instant::now();
-            run(git(&cases[i].helper).args(["credential", "fill"]), REQUEST);
-            if round >= 20 {
+            run(
+                git(&cases[i].helper).args(["credential", "fill"]),
+                &cases[i].input,
+            );
+            if round >= WARM_UP {
                 samples[i].push(started.elapsed());
+            }
+        }
+        for k in 0..alone.len() {
+            let i = (round + k) % alone.len();
+            let (_, path, args) = &alone[i];
+            let mut c = Command::new(path);
+            c.args(args)
+                .env("CI_SERVER_URL", SERVER)
+                .env("CI_JOB_TOKEN", TOKEN);
+            let started = Instant::now();
+            run(&mut c, REQUEST);
+            if round >= WARM_UP {
+                alone_samples[i].push(started.elapsed());
             }
         }
     }
@@ -97,100 +223,148 @@ fn main() {
         .args(["credential-cache", "exit"])
         .status();
 
-    let daemon_pid =
-        std::fs::read_to_string(format!("{}.lock", socket.display())).unwrap_or_default();
-    let rss = rss_kib(daemon_pid.trim());
-    let _ = Command::new(&ours)
-        .args(["--socket", &socket.display().to_string(), "stop"])
-        .stdout(Stdio::null())
-        .status();
-    let mut starts = Vec::new();
+    let rss = daemon_pid(&socket).and_then(|pid| proc_kib(pid, "VmRSS"));
+    stop_daemon(&ours.path, &socket);
+    let mut starts = vec![ready];
     for _ in 0..10 {
-        starts.push(start_daemon(&ours, &socket));
-        let _ = Command::new(&ours)
-            .args(["--socket", &socket.display().to_string(), "stop"])
-            .stdout(Stdio::null())
-            .status();
+        starts.push(start_daemon(&ours.path, &socket));
+        stop_daemon(&ours.path, &socket);
     }
-    starts.push(ready);
 
-    let medians: Vec<Duration> = samples.iter_mut().map(|s| percentile(s, 50)).collect();
-    let base = medians[0];
-    println!("git credential fill, {rounds} interleaved rounds");
-    println!(
-        "{:<30} {:>10} {:>10} {:>10} {:>8}",
-        "helper", "p10 ms", "median ms", "p90 ms", "ratio"
+    println!();
+    println!("git credential fill, {rounds} interleaved rounds (after {WARM_UP} thrown away)");
+    table(
+        &cases.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+        &mut samples,
+        FLOOR,
+        Some(0),
     );
-    for (i, case) in cases.iter().enumerate() {
+    println!("(ratio: median / the minimal helper's median; over git: median minus git alone's)");
+    println!();
+    println!("the helper alone, spawned directly with the request on stdin, same rounds");
+    table(
+        &alone.iter().map(|a| a.0.clone()).collect::<Vec<_>>(),
+        &mut alone_samples,
+        0,
+        None,
+    );
+    println!();
+    println!(
+        "daemon ({}): start to ready (daemon --detach), median of {}: {:.2} ms; RSS after {} requests: {}",
+        ours.label,
+        starts.len(),
+        ms(percentile(&mut starts, 50)),
+        rounds + WARM_UP + 1,
+        kib(rss)
+    );
+}
+
+/// Prints one row per case: p10, median, p90, the ratio of medians to `floor`'s, and the
+/// median minus `base`'s.
+fn table(names: &[String], samples: &mut [Vec<Duration>], floor: usize, base: Option<usize>) {
+    let medians: Vec<Duration> = samples.iter_mut().map(|s| percentile(s, 50)).collect();
+    println!(
+        "{:<40} {:>8} {:>9} {:>8} {:>7} {:>10}",
+        "helper",
+        "p10 ms",
+        "median ms",
+        "p90 ms",
+        "ratio",
+        if base.is_some() { "over git" } else { "" }
+    );
+    for (i, name) in names.iter().enumerate() {
         println!(
-            "{:<30} {:>10.3} {:>10.3} {:>10.3} {:>8.2}",
-            case.name,
+            "{:<40} {:>8.3} {:>9.3} {:>8.3} {:>7.2} {:>10}",
+            name,
             ms(percentile(&mut samples[i], 10)),
             ms(medians[i]),
             ms(percentile(&mut samples[i], 90)),
-            medians[i].as_secs_f64() / base.as_secs_f64()
+            medians[i].as_secs_f64() / medians[floor].as_secs_f64(),
+            base.map_or(String::new(), |b| format!(
+                "{:+.3} ms",
+                ms(medians[i]) - ms(medians[b])
+            )),
         );
     }
-    println!(
-        "daemon: added latency {:+.3} ms (median through the daemon minus standalone)",
-        ms(medians[1]) - ms(medians[0])
-    );
-    println!(
-        "daemon: start to ready (daemon --detach), median of {}: {:.2} ms",
-        starts.len(),
-        ms(percentile(&mut starts, 50))
-    );
-    println!(
-        "daemon: RSS after {} requests: {} KiB",
-        rounds + 21,
-        rss.map_or("unknown".into(), |k| k.to_string())
-    );
 }
 
-/// Starts a detached daemon holding TOKEN on `socket`; returns how long `--detach` took,
-/// which is the time until the socket accepts connections.
-fn start_daemon(ours: &Path, socket: &Path) -> Duration {
-    let started = Instant::now();
-    let status = Command::new(ours)
+/// Builds the floor: a C program that prints the two lines and exits. Static if this
+/// machine's C library allows it, else dynamic (and the note says so).
+fn minimal_helper(dir: &Path) -> (PathBuf, String) {
+    let source = dir.join("minimal.c");
+    std::fs::write(
+        &source,
+        format!(
+            "#include <unistd.h>\n\
+             static const char answer[] = \"username=gitlab-ci-token\\npassword={TOKEN}\\n\";\n\
+             int main(void) {{ return write(1, answer, sizeof answer - 1) < 0; }}\n"
+        ),
+    )
+    .expect("write minimal.c");
+    let binary = dir.join("minimal-helper");
+    let cc = |extra: &[&str]| {
+        Command::new("cc")
+            .args(["-O2", "-s"])
+            .args(extra)
+            .arg("-o")
+            .arg(&binary)
+            .arg(&source)
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    if cc(&["-static"]) {
+        (binary, "C, cc -O2 -static (statically linked)".into())
+    } else if cc(&[]) {
+        (
+            binary,
+            "C, cc -O2, DYNAMICALLY linked: static libc is not installed here (on Debian: libc6-dev), so the floor is higher than on a machine that has it".into(),
+        )
+    } else {
+        panic!("cannot build the minimal helper: is a C compiler (cc) installed?");
+    }
+}
+
+/// For reference below the floor: the same two lines from a program with no C library at
+/// all (raw system calls, x86-64 Linux), so that nothing runs but the kernel's `exec`. A
+/// static glibc program's own start-up is not free: it asks the CPU what it supports
+/// (`cpuid`), which a virtual machine may trap. `None` where it cannot be built.
+fn no_libc_helper(dir: &Path) -> Option<PathBuf> {
+    if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
+        return None;
+    }
+    let source = dir.join("no-libc.c");
+    let program = r#"static const char answer[] = "username=gitlab-ci-token\npassword=TOKEN\n";
+static long sys(long n, long a, long b, long c) {
+    long r;
+    __asm__ volatile ("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+    return r;
+}
+void _start(void) {
+    long r = sys(1, 1, (long)answer, sizeof answer - 1); /* write(1, ...) */
+    sys(60, r < 0, 0, 0);                                /* exit(...) */
+    for (;;) {}
+}
+"#;
+    std::fs::write(&source, program.replace("TOKEN", TOKEN)).ok()?;
+    let binary = dir.join("no-libc-helper");
+    let built = Command::new("cc")
         .args([
-            "--socket",
-            &socket.display().to_string(),
-            "daemon",
-            "--detach",
+            "-O2",
+            "-s",
+            "-static",
+            "-nostdlib",
+            "-fno-stack-protector",
+            "-o",
         ])
-        .env("CI_SERVER_URL", "https://gitlab.example.com")
-        .env("CI_JOB_TOKEN", TOKEN)
-        .stdout(Stdio::null())
+        .arg(&binary)
+        .arg(&source)
+        .stderr(Stdio::null())
         .status()
-        .expect("the daemon starts");
-    assert!(status.success(), "the daemon did not start");
-    started.elapsed()
-}
-
-fn rss_kib(pid: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-fn release_binary() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "--bin",
-            "git-credential-gitlab-ci",
-        ])
-        .current_dir(root)
-        .status()
-        .expect("cargo build");
-    assert!(status.success());
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or(root.join("target"), PathBuf::from);
-    target.join("release").join("git-credential-gitlab-ci")
+        .map(|s| s.success())
+        .unwrap_or(false);
+    built.then_some(binary)
 }
 
 fn run(cmd: &mut Command, input: &[u8]) -> String {
@@ -199,17 +373,9 @@ fn run(cmd: &mut Command, input: &[u8]) -> String {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("git starts");
-    child.stdin.take().unwrap().write_all(input).unwrap();
+        .expect("the command starts");
+    // A helper may exit without reading its input (the minimal one does): not an error.
+    let _ = child.stdin.take().unwrap().write_all(input);
     let out = child.wait_with_output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn percentile(samples: &mut [Duration], p: usize) -> Duration {
-    samples.sort_unstable();
-    samples[(samples.len() - 1) * p / 100]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }

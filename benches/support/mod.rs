@@ -18,7 +18,7 @@ pub const MUSL: &str = "x86_64-unknown-linux-musl";
 
 /// A release binary of ours, and what it is.
 pub struct Binary {
-    pub label: &'static str,
+    pub label: String,
     pub path: PathBuf,
 }
 
@@ -58,9 +58,9 @@ pub fn release_binary(target: Option<&str>) -> Option<Binary> {
     };
     Some(Binary {
         label: if target == Some(MUSL) {
-            "static musl"
+            "static musl".into()
         } else {
-            "glibc dynamic"
+            "glibc dynamic".into()
         },
         path: dir.join("release").join("git-credential-gitlab-ci"),
     })
@@ -71,6 +71,33 @@ pub fn shipped_binary() -> Binary {
     release_binary(Some(MUSL))
         .or_else(|| release_binary(None))
         .expect("cargo build --release fails")
+}
+
+/// Every `--ours PATH`: binaries to measure instead of building them (e.g. an installed
+/// one, or two builds to compare side by side). Labelled by file name, or by number when
+/// two share one.
+pub fn given_binaries() -> Vec<Binary> {
+    let args: Vec<String> = std::env::args().collect();
+    let paths: Vec<PathBuf> = args
+        .windows(2)
+        .filter(|w| w[0] == "--ours")
+        .map(|w| std::fs::canonicalize(&w[1]).unwrap_or_else(|_| PathBuf::from(&w[1])))
+        .collect();
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    paths
+        .iter()
+        .enumerate()
+        .map(|(i, path)| {
+            let shared = paths.iter().filter(|p| name(p) == name(path)).count() > 1;
+            Binary {
+                label: match name(path) {
+                    Some(n) if !shared => n,
+                    _ => format!("--ours #{}", i + 1),
+                },
+                path: path.clone(),
+            }
+        })
+        .collect()
 }
 
 /// Starts a detached daemon holding [`TOKEN`] for [`SERVER`] on `socket`; returns how long
