@@ -102,11 +102,7 @@ pub fn store(request: &Request) {
 /// git sends `erase` after the server answered 401 with the credential it had. For us that
 /// means the server rejected our token: expired, revoked, or missing a scope.
 pub fn erase(request: &Request, config: &Config) {
-    let fingerprint = request
-        .password
-        .as_ref()
-        .and_then(|p| Token::new(secrecy::ExposeSecret::expose_secret(p).to_owned()).ok())
-        .map(|t| t.fingerprint());
+    let fingerprint = request.password.as_ref().map(crate::token::fingerprint_of);
     match decide(request, &config.credentials) {
         Decision::Answer(c) => tracing::warn!(
             action = "erase",

@@ -77,12 +77,17 @@ impl fmt::Debug for Request {
 
 impl PartialEq for Request {
     fn eq(&self, other: &Self) -> bool {
-        let password = |r: &Request| r.password.as_ref().map(|p| p.expose_secret().to_owned());
+        // Compared in place: a copy of a password would outlive the comparison unzeroed.
+        let passwords_equal = match (&self.password, &other.password) {
+            (Some(a), Some(b)) => a.expose_secret() == b.expose_secret(),
+            (None, None) => true,
+            _ => false,
+        };
         self.protocol == other.protocol
             && self.host == other.host
             && self.path == other.path
             && self.username == other.username
-            && password(self) == password(other)
+            && passwords_equal
             && self.multi == other.multi
     }
 }

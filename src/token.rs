@@ -78,15 +78,7 @@ impl Token {
     /// far too little to learn anything about a random token.
     pub fn fingerprint(&self) -> String {
         self.fingerprint
-            .get_or_init(|| {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                let digest = Sha256::digest(self.secret.expose_secret().as_bytes());
-                digest[..4]
-                    .iter()
-                    .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
-                    .map(char::from)
-                    .collect()
-            })
+            .get_or_init(|| fingerprint_of(&self.secret))
             .clone()
     }
 
@@ -143,6 +135,18 @@ impl Token {
         }
         Some(UNIX_EPOCH + Duration::from_secs(exp as u64))
     }
+}
+
+/// The fingerprint of any secret, such as the password git sends back with `erase`, without
+/// copying it into a `Token` first.
+pub fn fingerprint_of(secret: &SecretString) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(secret.expose_secret().as_bytes());
+    digest[..4]
+        .iter()
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+        .map(char::from)
+        .collect()
 }
 
 fn check(value: &str) -> Result<(), InvalidToken> {

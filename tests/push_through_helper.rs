@@ -4,12 +4,9 @@
 //! found nowhere on disk or in our output.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
-
-use base64::Engine as _;
 
 use crate::support::git_server::GitServer;
-use crate::support::helper::{binary, TOKEN};
+use crate::support::helper::{assert_nowhere_under, binary, token_forms, TOKEN};
 use crate::support::sandbox::Sandbox;
 
 const PROJECT: &str = "group/project.git";
@@ -52,40 +49,6 @@ fn server_ref(server: &GitServer, reference: &str) -> String {
         .output()
         .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// Every way the token could be written down: verbatim, and as HTTP Basic would encode it.
-fn token_forms(username: &str, token: &str) -> Vec<Vec<u8>> {
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{token}"));
-    vec![token.as_bytes().to_vec(), basic.into_bytes()]
-}
-
-fn assert_nowhere_under(dir: &Path, forms: &[Vec<u8>]) {
-    let mut stack = vec![dir.to_path_buf()];
-    let mut files = 0;
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let entry = entry.unwrap();
-            let kind = entry.file_type().unwrap();
-            if kind.is_dir() {
-                stack.push(entry.path());
-            } else if kind.is_file() {
-                files += 1;
-                let data = std::fs::read(entry.path()).unwrap();
-                for form in forms {
-                    assert!(
-                        !data.windows(form.len()).any(|w| w == &form[..]),
-                        "the token is written in {}",
-                        entry.path().display()
-                    );
-                }
-            }
-        }
-    }
-    assert!(
-        files > 10,
-        "the scan saw only {files} files: wrong directory?"
-    );
 }
 
 #[test]

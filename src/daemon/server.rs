@@ -22,7 +22,6 @@ use crate::framing::{self, Kind, HEADER_LEN};
 use crate::helper::{answer, expiry};
 use crate::policy::{decide, Decision, Refusal};
 use crate::protocol::Request;
-use crate::token::Token;
 
 pub const MAX_CONNECTIONS: usize = 256;
 /// How long a client has to send its request, and to take our answer. Our client writes its
@@ -399,11 +398,7 @@ fn erase(payload: &[u8], daemon: &Daemon, peer: &Peer) -> Zeroizing<Vec<u8>> {
 
 /// The fingerprint line the client adds to an erase in place of the password.
 pub fn erase_payload(request: &Request) -> Zeroizing<Vec<u8>> {
-    let fingerprint = request
-        .password
-        .as_ref()
-        .and_then(|p| Token::new(secrecy::ExposeSecret::expose_secret(p).to_owned()).ok())
-        .map(|t| t.fingerprint());
+    let fingerprint = request.password.as_ref().map(crate::token::fingerprint_of);
     let without_password = Request {
         protocol: request.protocol.clone(),
         host: request.host.clone(),

@@ -2,6 +2,8 @@
 //! environment, with a deadline so that a hang fails the test instead of stalling it.
 
 use std::io::Write;
+
+use base64::Engine as _;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -87,4 +89,39 @@ pub fn run_helper(args: &[&str], input: &[u8], env: &[(&str, String)]) -> Helper
     }
     let _ = writer.join();
     child.wait_with_output().unwrap().into()
+}
+
+/// Every way the token could be written down: verbatim, and as HTTP Basic would encode it.
+pub fn token_forms(username: &str, token: &str) -> Vec<Vec<u8>> {
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{token}"));
+    vec![token.as_bytes().to_vec(), basic.into_bytes()]
+}
+
+#[track_caller]
+pub fn assert_nowhere_under(dir: &std::path::Path, forms: &[Vec<u8>]) {
+    let mut stack = vec![dir.to_path_buf()];
+    let mut files = 0;
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file() {
+                files += 1;
+                let data = std::fs::read(entry.path()).unwrap();
+                for form in forms {
+                    assert!(
+                        !data.windows(form.len()).any(|w| w == &form[..]),
+                        "the token is written in {}",
+                        entry.path().display()
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        files > 10,
+        "the scan saw only {files} files: wrong directory?"
+    );
 }
