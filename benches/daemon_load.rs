@@ -34,8 +34,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use git_credential_gitlab_ci::client;
-use git_credential_gitlab_ci::framing::Kind;
+use git_credential_gitlab_ci::{client_request, Kind};
 use support::{
     arg, cpu_time, daemon_pid, flag, given_binaries, kib, machine, ms, percentile, proc_kib,
     release_binary, shipped_binary, start_daemon, stop_daemon, Binary, ANSWER, MUSL, REQUEST,
@@ -324,7 +323,7 @@ fn run_load(
                             }
                             _ => Instant::now(),
                         };
-                        match client::request(&socket, Kind::Get, REQUEST) {
+                        match client_request(&socket, Kind::Get, REQUEST) {
                             Ok((Kind::Answer, reply)) if reply[..] == *ANSWER => {
                                 latencies.push(started.elapsed())
                             }

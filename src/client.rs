@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use crate::framing::{self, FrameError, Kind, HEADER_LEN};
+use crate::ipc::{self, FrameError, Kind, HEADER_LEN};
 
 /// Sending and reading each get this long: a wedged daemon must not hang git. It is longer
 /// than the daemon's own per-connection deadline (1 s), so a request that waits for a free
@@ -19,13 +19,39 @@ pub const TIMEOUT: Duration = Duration::from_millis(2500);
 
 /// Whether `get` asks a daemon: `auto` (if one is reachable), `only` (never answer
 /// standalone) or `never`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     #[default]
     Auto,
     Only,
     Never,
+}
+
+impl Mode {
+    /// Every mode's name, as the command line and the environment spell them.
+    pub const NAMES: [&'static str; 3] = ["auto", "only", "never"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Auto => "auto",
+            Mode::Only => "only",
+            Mode::Never => "never",
+        }
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Mode, String> {
+        match s {
+            "auto" => Ok(Mode::Auto),
+            "only" => Ok(Mode::Only),
+            "never" => Ok(Mode::Never),
+            _ => Err(format!("expected one of {}", Mode::NAMES.join(", "))),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +78,7 @@ pub fn request(
 ) -> Result<(Kind, Zeroizing<Vec<u8>>), ClientError> {
     let mut stream = connect(socket)?;
     let mut out = Zeroizing::new(Vec::with_capacity(HEADER_LEN + payload.len()));
-    framing::encode_into(kind, payload, &mut out);
+    ipc::encode_into(kind, payload, &mut out);
     stream.write_all(&out)?;
     stream.flush()?;
     // The daemon writes its reply at once, so one read usually takes it all; exact reads
@@ -68,7 +94,7 @@ pub fn request(
         }
     }
     let header = first[..HEADER_LEN].try_into().expect("HEADER_LEN bytes");
-    let h = framing::parse_header(header)?;
+    let h = ipc::parse_header(header)?;
     let mut reply = Zeroizing::new(vec![0u8; h.len]);
     let have = (got - HEADER_LEN).min(h.len);
     reply[..have].copy_from_slice(&first[HEADER_LEN..HEADER_LEN + have]);
@@ -131,7 +157,7 @@ fn connect(socket: &Path) -> Result<std::os::unix::net::UnixStream, ClientError>
 #[cfg(not(unix))]
 fn connect(socket: &Path) -> Result<interprocess::local_socket::Stream, ClientError> {
     use interprocess::local_socket::prelude::*;
-    let name = crate::daemon::socket_name(socket)?;
+    let name = crate::ipc::socket_name(socket)?;
     interprocess::local_socket::Stream::connect(name).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => ClientError::NotRunning(socket.display().to_string()),
         _ => ClientError::Io(e),

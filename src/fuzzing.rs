@@ -6,11 +6,11 @@
 
 use std::sync::OnceLock;
 
-use crate::config::{Credential, Provenance};
-use crate::origin::Scope;
-use crate::policy::{decide, Decision};
-use crate::protocol::{read_message, Request, READ_TIMEOUT};
-use crate::source::TokenSource;
+use crate::credential::Scope;
+use crate::credential::{decide, Decision};
+use crate::credential::{read_message, Request, READ_TIMEOUT};
+use crate::credential::{Credential, Provenance};
+use crate::token::TokenSource;
 
 fn served() -> &'static [Credential] {
     static SERVED: OnceLock<Vec<Credential>> = OnceLock::new();
@@ -57,13 +57,13 @@ pub fn credential_request(data: &[u8]) {
 
 /// The client–daemon framing and the daemon's start-up handoff.
 pub fn daemon_frame(data: &[u8]) {
-    if let Ok((kind, payload)) = crate::framing::decode(data) {
-        assert!(payload.len() <= crate::framing::MAX_PAYLOAD);
-        if kind == crate::framing::Kind::Get {
+    if let Ok((kind, payload)) = crate::ipc::decode(data) {
+        assert!(payload.len() <= crate::ipc::MAX_PAYLOAD);
+        if kind == crate::ipc::Kind::Get {
             credential_request(payload);
         }
     }
-    let _ = crate::daemon::handoff::decode(data);
+    let _ = crate::daemon::decode_handoff(data);
 }
 
 /// The TOML config file.
@@ -71,7 +71,7 @@ pub fn config_file(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(credentials) = crate::config_file::parse(text, std::path::Path::new("/fuzz.toml")) {
+    if let Ok(credentials) = crate::config::parse_file(text, std::path::Path::new("/fuzz.toml")) {
         for c in credentials {
             assert!(!c.username.is_empty());
             assert!(!c.sources.is_empty());

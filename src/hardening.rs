@@ -76,3 +76,22 @@ pub fn command_name(pid: u32) -> Option<String> {
         None
     }
 }
+
+/// Opens a file for reading without blocking on a FIFO or taking a controlling terminal: a
+/// path someone else could replace must never hang the caller. Check the type before reading.
+#[cfg(unix)]
+pub fn open_nonblocking(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(
+            rustix::fs::OFlags::NONBLOCK.bits() as i32 | rustix::fs::OFlags::NOCTTY.bits() as i32,
+        )
+        .open(path)
+}
+
+/// Elsewhere there are no FIFOs to fear at these paths.
+#[cfg(not(unix))]
+pub fn open_nonblocking(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(path)
+}

@@ -4,44 +4,79 @@
 //! configured username and a token read from an environment variable or a file, so that no
 //! token ever has to live in a remote URL or in git's config.
 //!
-//! The modules, in the order a request meets them:
+//! The modules, from the command line down. Dependencies point one way, down this list:
+//! nothing imports a module above it (`tests/architecture.rs` checks).
 //!
-//! * [`protocol`]: git's credential wire format, read with a size cap and a deadline;
-//! * [`config`] and [`config_file`]: which credentials we serve, from flags, environment
-//!   variables and TOML files;
-//! * [`origin`]: scheme/host/port origins and path scopes, compared exactly;
-//! * [`policy`]: the decision to answer or refuse, as a value with its reason;
-//! * [`source`] and [`token`]: where tokens come from, and the secret type that holds them;
-//! * [`helper`]: the `get`, `store` and `erase` actions;
-//! * [`status`]: the diagnostic report;
-//! * [`git_setup`] and [`scrub`]: writing and removing our entries in git's config, and
-//!   taking credentials out of a repository's config;
-//! * [`daemon`], [`client`], [`framing`] and [`hardening`]: the optional daemon that holds
-//!   tokens in one hardened process, the helper's client for it, their wire format, and the
-//!   process and peer checks;
-//! * [`logging`]: opt-in diagnostics on stderr;
-//! * [`cli`]: the command line that ties them together.
-//! * [`generate`]: the man pages and shell completions, built from the same command line.
+//! * [`cli`]: the clap definitions, the clap-free reader for git's own call, flags to settings;
+//! * [`commands`]: one file per subcommand;
+//! * [`report`]: the `status` report, built from gathered facts, as text and JSON;
+//! * [`setup`] and [`scrub`]: our entries in git's config, and credentials out of it;
+//! * [`daemon`] and [`client`]: the process that holds tokens, and the helper's side of it;
+//! * [`ipc`]: the frames and messages the two exchange;
+//! * [`git`]: git itself: its config as it reads it, its URL rules;
+//! * [`config`]: which credentials we serve, from flags, variables, files and the job;
+//! * [`credential`]: git's wire format, origins, the answer/refuse policy, the answer;
+//! * [`token`]: the secret type and where tokens come from;
+//! * [`hardening`] and [`logging`]: process and file defences, opt-in diagnostics.
+//!
+//! [`run`] is the one place that turns a failure into a message and an exit code.
 
-pub mod cli;
-pub mod client;
-pub mod config;
-pub mod config_file;
-pub mod daemon;
-pub mod framing;
+mod cli;
+mod client;
+mod commands;
+mod config;
+mod credential;
+mod daemon;
+mod error;
+mod git;
+mod hardening;
+mod ipc;
+mod logging;
+mod report;
+mod scrub;
+mod setup;
+mod token;
+
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod generate;
-pub mod git_config;
-pub mod git_findings;
-pub mod git_setup;
-pub mod hardening;
-pub mod helper;
-pub mod logging;
-pub mod origin;
-pub mod policy;
-pub mod protocol;
-pub mod scrub;
-pub mod source;
-pub mod status;
-pub mod token;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+// What the integration tests, benches and fuzz targets use.
+pub use client::request as client_request;
+pub use credential::{decide, Credential, Decision, Provenance, Request, Scope};
+pub use ipc::Kind;
+pub use token::TokenSource;
+
+/// `--version`: the crate's version and the commit it was built from (see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("GIT_CREDENTIAL_GITLAB_CI_COMMIT"),
+    ")"
+);
+
+/// The program: reads the command line, runs the command, and reports a failure.
+pub fn run() -> ExitCode {
+    let args = std::env::args_os().skip(1).collect();
+    let invocation = match cli::parse(args) {
+        Ok(invocation) => invocation,
+        Err(e) => {
+            // Usage errors go to stderr with status 2; --help and --version to stdout.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match commands::run(invocation) {
+        Ok(code) => code,
+        Err(failure) => {
+            let name = match failure.command {
+                Some(command) => format!("{} {command}", cli::BIN_NAME),
+                None => cli::BIN_NAME.to_owned(),
+            };
+            let _ = writeln!(std::io::stderr(), "{name}: {}", failure.error);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    git_credential_gitlab_ci::cli::main()
+    git_credential_gitlab_ci::run()
 }

@@ -23,8 +23,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use crate::config::{Config, Flags, ProcessEnv};
-use crate::git_config::{self, Entry, Source, Url};
-use crate::source::first_token;
+use crate::git::{self, Entry, Source, Url};
+use crate::token::first_token;
 use crate::token::Token;
 
 /// One change `scrub` makes to one file.
@@ -66,10 +66,10 @@ fn carries_credentials(url: &str, is_token: &dyn Fn(&str) -> bool) -> bool {
 
 /// `url` for display: a password, or a user that is a served token, replaced.
 pub fn masked(url: &str, is_token: &dyn Fn(&str) -> bool) -> String {
-    let shown = git_config::mask_password(url);
+    let shown = git::mask_password(url);
     match Url::parse(&shown) {
         Some(u) if u.user.as_deref().is_some_and(is_token) => {
-            let stripped = git_config::strip_userinfo(url);
+            let stripped = git::strip_userinfo(url);
             match stripped.split_once("://") {
                 Some((scheme, rest)) => format!("{scheme}://<secret>@{rest}"),
                 None => stripped,
@@ -95,7 +95,7 @@ pub fn plan(entries: &[Entry], is_token: &dyn Fn(&str) -> bool) -> Vec<Change> {
                 let fix = Fix::StripUrl {
                     key: e.key.clone(),
                     from: value.to_owned(),
-                    to: git_config::strip_userinfo(value),
+                    to: git::strip_userinfo(value),
                 };
                 let change = Change {
                     file: file.to_path_buf(),
@@ -286,7 +286,7 @@ fn repository_entries() -> Result<Vec<Entry>, ScrubError> {
         .filter(|out| out.status.success() && !out.stdout.is_empty())
         .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n')))
         .unwrap_or_else(|| common.clone());
-    let mut entries: Vec<Entry> = git_config::read(Some(&top))
+    let mut entries: Vec<Entry> = git::read(Some(&top))
         .map_err(|e| ScrubError::Git {
             what: "reading the repository's config".to_owned(),
             problem: e.to_string(),
@@ -308,7 +308,7 @@ fn repository_entries() -> Result<Vec<Entry>, ScrubError> {
             .output();
         if let Ok(out) = out {
             let dir = config.parent().map(Path::to_path_buf);
-            for mut e in git_config::parse_list(&out.stdout) {
+            for mut e in git::parse_list(&out.stdout) {
                 if let (Source::File(p), Some(dir)) = (&e.source, &dir) {
                     if p.is_relative() {
                         e.source = Source::File(dir.join(p));
@@ -418,7 +418,7 @@ mod tests {
         for (file, key, value) in records {
             raw.extend_from_slice(format!("local\0file:{file}\0{key}\n{value}\0").as_bytes());
         }
-        git_config::parse_list(&raw)
+        git::parse_list(&raw)
     }
 
     #[test]

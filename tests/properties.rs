@@ -19,11 +19,9 @@
 
 use std::net::Ipv6Addr;
 
-use git_credential_gitlab_ci::config::{Credential, Provenance};
-use git_credential_gitlab_ci::origin::Scope;
-use git_credential_gitlab_ci::policy::{self, Decision};
-use git_credential_gitlab_ci::protocol::Request;
-use git_credential_gitlab_ci::source::TokenSource;
+use git_credential_gitlab_ci::{
+    decide, Credential, Decision, Provenance, Request, Scope, TokenSource,
+};
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
@@ -54,7 +52,7 @@ fn credential(url: &str) -> Credential {
 /// Whether the helper would answer: a request that does not parse is refused.
 fn answers(input: &[u8], creds: &[Credential]) -> bool {
     match Request::parse(input) {
-        Ok(request) => matches!(policy::decide(&request, creds), Decision::Answer(_)),
+        Ok(request) => matches!(decide(&request, creds), Decision::Answer(_)),
         Err(_) => false,
     }
 }
@@ -175,14 +173,14 @@ proptest! {
     #[test]
     fn parse_and_decide_never_panic_on_bytes(input in vec(any::<u8>(), 0..4096)) {
         if let Ok(request) = Request::parse(&input) {
-            let _ = policy::decide(&request, &some_credentials());
+            let _ = decide(&request, &some_credentials());
         }
     }
 
     #[test]
     fn parse_and_decide_never_panic_on_lines(input in junk_message()) {
         if let Ok(request) = Request::parse(&input) {
-            let _ = policy::decide(&request, &some_credentials());
+            let _ = decide(&request, &some_credentials());
         }
     }
 

@@ -5,16 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
-
-/// git sent `erase`: the server answered 401 to the credential we gave.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Rejection {
-    /// Seconds since the Unix epoch.
-    pub at: u64,
-    pub origin: String,
-    pub fingerprint: Option<String>,
-}
+use crate::ipc::Rejection;
 
 #[derive(Debug, Default)]
 pub struct Audit {
@@ -40,36 +31,6 @@ impl Audit {
     pub fn last_rejection(&self) -> Option<Rejection> {
         self.last_rejection.lock().ok().and_then(|l| l.clone())
     }
-}
-
-/// What the daemon tells `status` about itself. No secrets: tokens appear masked.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DaemonState {
-    pub pid: u32,
-    pub version: String,
-    pub socket: String,
-    pub started_at: u64,
-    pub uptime_secs: u64,
-    pub answered: u64,
-    pub refused: u64,
-    pub rejected: u64,
-    pub last_rejection: Option<Rejection>,
-    /// When the daemon will stop on its own (`--ttl`), seconds since the Unix epoch.
-    pub stops_at: Option<u64>,
-    pub idle_timeout_secs: Option<u64>,
-    pub credentials: Vec<HeldCredential>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HeldCredential {
-    pub url: String,
-    pub username: String,
-    /// Kind and fingerprint, as `status` prints them; none if no source holds a token.
-    pub token: Option<String>,
-    /// Why each source gave no token, when none did.
-    #[serde(default)]
-    pub unavailable: Vec<String>,
-    pub expires_at: Option<u64>,
 }
 
 pub fn unix_now() -> u64 {

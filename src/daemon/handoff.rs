@@ -17,10 +17,10 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::config::{Credential, Provenance};
-use crate::origin::Scope;
-use crate::source::{HeldToken, TokenSource};
+use crate::credential::Scope;
+use crate::credential::{Credential, Provenance};
 use crate::token::Token;
+use crate::token::{HeldToken, TokenSource};
 
 /// Far more than any real configuration; a bound on what the daemon will read.
 pub const MAX_HANDOFF_BYTES: usize = 4 * 1024 * 1024;

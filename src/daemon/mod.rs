@@ -12,10 +12,13 @@
 //!    stale socket, binds, and serves ([`server`]) until a signal, `stop`, `--ttl` or
 //!    `--idle-timeout` ends it; then it removes its socket and its tokens are zeroed on drop.
 
-pub mod audit;
-pub mod handoff;
-pub mod server;
-pub mod socket;
+mod audit;
+mod handoff;
+mod server;
+mod socket;
+
+pub use handoff::{decode as decode_handoff, Settings};
+pub use socket::{default_socket_path, lock_holder};
 
 use std::io::Write;
 use std::path::Path;
@@ -24,18 +27,17 @@ use std::sync::Arc;
 
 use interprocess::local_socket::ListenerOptions;
 
-use self::handoff::Settings;
 use self::socket::InstanceLock;
-use crate::config::{Config, Credential};
+use crate::config::Config;
+use crate::credential::Credential;
 
 /// The log level when `GIT_CREDENTIAL_GITLAB_CI_LOG` does not say: the audit trail is at info.
 const DEFAULT_LOG: &str = "info";
 
 /// `daemon`, as the user runs it.
-pub fn start(config: Config, settings: Settings, detach: bool) -> ExitCode {
+pub fn start(config: Config, settings: Settings, detach: bool) -> Result<ExitCode, String> {
     if config.credentials.is_empty() {
-        eprintln!("git-credential-gitlab-ci daemon: nothing to serve: pass --url, add a [[credential]] to a config file, or start it inside a GitLab CI job");
-        return ExitCode::FAILURE;
+        return Err("nothing to serve: pass --url, add a [[credential]] to a config file, or start it inside a GitLab CI job".to_owned());
     }
     let held: Vec<Credential> = config
         .credentials
@@ -45,10 +47,7 @@ pub fn start(config: Config, settings: Settings, detach: bool) -> ExitCode {
             ..c.clone()
         })
         .collect();
-    if let Err(e) = socket::prepare_dir(&settings.socket) {
-        eprintln!("git-credential-gitlab-ci daemon: {e}");
-        return ExitCode::FAILURE;
-    }
+    socket::prepare_dir(&settings.socket).map_err(|e| e.to_string())?;
     #[cfg(unix)]
     {
         reexec::run(&settings, &held, detach)
@@ -62,7 +61,7 @@ pub fn start(config: Config, settings: Settings, detach: bool) -> ExitCode {
 
 /// The re-executed daemon: reads the handoff from `fd`, then serves.
 #[cfg(unix)]
-pub fn serve_handoff(fd: i32, ready_fd: Option<i32>) -> ExitCode {
+pub fn serve_handoff(fd: i32, ready_fd: Option<i32>) -> Result<ExitCode, String> {
     use std::os::fd::FromRawFd;
     // SAFETY: these descriptors were placed at these numbers for us by the starting process
     // (see `reexec`) and nothing else in this process owns them.
@@ -76,21 +75,23 @@ pub fn serve_handoff(fd: i32, ready_fd: Option<i32>) -> ExitCode {
     }
 }
 
-fn report_failure(ready: Option<std::fs::File>, message: &str) -> ExitCode {
+/// A failure during start-up: told to the waiting `--detach` caller through the readiness
+/// pipe when there is one (this process has no stderr then), else returned to be printed.
+fn report_failure(ready: Option<std::fs::File>, message: &str) -> Result<ExitCode, String> {
     match ready {
         Some(mut r) => {
             let _ = writeln!(r, "error {message}");
+            Ok(ExitCode::FAILURE)
         }
-        None => eprintln!("git-credential-gitlab-ci daemon: {message}"),
+        None => Err(message.to_owned()),
     }
-    ExitCode::FAILURE
 }
 
 fn serve(
     settings: Settings,
     credentials: Vec<Credential>,
     ready: Option<std::fs::File>,
-) -> ExitCode {
+) -> Result<ExitCode, String> {
     let missed = crate::hardening::harden_process();
     if let Err(e) = init_logging(&settings) {
         return report_failure(ready, &e);
@@ -140,18 +141,13 @@ fn serve(
     // The tokens are zeroed as the last reference to them goes; the lock goes after the socket.
     drop(daemon);
     drop(lock);
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("git-credential-gitlab-ci daemon: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    served
+        .map(|()| ExitCode::SUCCESS)
+        .inspect_err(|e| tracing::error!("{e}"))
 }
 
 fn bind(socket: &Path) -> std::io::Result<interprocess::local_socket::tokio::Listener> {
-    let name = socket_name(socket)?;
+    let name = crate::ipc::socket_name(socket)?;
     let options = ListenerOptions::new().name(name).reclaim_name(false);
     #[cfg(unix)]
     let options = {
@@ -159,20 +155,6 @@ fn bind(socket: &Path) -> std::io::Result<interprocess::local_socket::tokio::Lis
         options.mode(0o600)
     };
     options.create_tokio()
-}
-
-/// The interprocess name for a socket path: a file path on Unix, a pipe name on Windows.
-pub fn socket_name(socket: &Path) -> std::io::Result<interprocess::local_socket::Name<'_>> {
-    #[cfg(unix)]
-    {
-        use interprocess::local_socket::{GenericFilePath, ToFsName};
-        socket.to_fs_name::<GenericFilePath>()
-    }
-    #[cfg(not(unix))]
-    {
-        use interprocess::local_socket::{GenericNamespaced, ToNsName};
-        socket.as_os_str().to_ns_name::<GenericNamespaced>()
-    }
 }
 
 /// The daemon logs its audit trail at info by default, to stderr or `--log-file`, as text or
@@ -254,17 +236,7 @@ mod reexec {
     /// How long `--detach` waits for the daemon to accept connections.
     const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
-    pub fn run(settings: &Settings, held: &[Credential], detach: bool) -> ExitCode {
-        match try_run(settings, held, detach) {
-            Ok(code) => code,
-            Err(message) => {
-                eprintln!("git-credential-gitlab-ci daemon: {message}");
-                ExitCode::FAILURE
-            }
-        }
-    }
-
-    fn try_run(settings: &Settings, held: &[Credential], detach: bool) -> Result<ExitCode, String> {
+    pub fn run(settings: &Settings, held: &[Credential], detach: bool) -> Result<ExitCode, String> {
         let payload = handoff::encode(settings, held);
         let mut framed = Zeroizing::new(Vec::with_capacity(4 + payload.len()));
         framed.extend_from_slice(&(payload.len() as u32).to_be_bytes());

@@ -15,13 +15,14 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use zeroize::Zeroizing;
 
-use super::audit::{unix_now, Audit, DaemonState, HeldCredential};
+use super::audit::{unix_now, Audit};
 use super::handoff::Settings;
-use crate::config::Credential;
-use crate::framing::{self, Kind, HEADER_LEN};
-use crate::helper::{answer, expiry};
-use crate::policy::{decide, Decision, Refusal};
-use crate::protocol::Request;
+use crate::credential::Credential;
+use crate::credential::Request;
+use crate::credential::{answer, expiry};
+use crate::credential::{decide, Decision, Refusal};
+use crate::ipc::{self, Kind, HEADER_LEN};
+use crate::ipc::{decode_erase, DaemonState, HeldCredential};
 
 pub const MAX_CONNECTIONS: usize = 256;
 /// How long a client has to send its request, and to take our answer. Our client writes its
@@ -75,7 +76,7 @@ impl Daemon {
     pub fn state(&self) -> DaemonState {
         DaemonState {
             pid: std::process::id(),
-            version: crate::cli::VERSION.to_owned(),
+            version: crate::VERSION.to_owned(),
             socket: self.settings.socket.display().to_string(),
             started_at: self.started_at,
             uptime_secs: self.started.elapsed().as_secs(),
@@ -89,7 +90,7 @@ impl Daemon {
                 .credentials
                 .iter()
                 .map(|c| {
-                    let resolution = crate::source::resolve_all(&c.sources);
+                    let resolution = crate::token::resolve_all(&c.sources);
                     let token = resolution.token;
                     let unavailable = if token.is_some() {
                         Vec::new()
@@ -310,7 +311,7 @@ async fn read_frame(stream: &mut Stream) -> Result<(Kind, Zeroizing<Vec<u8>>), S
         }
     }
     let header = first[..HEADER_LEN].try_into().expect("HEADER_LEN bytes");
-    let h = framing::parse_header(header).map_err(|e| e.to_string())?;
+    let h = ipc::parse_header(header).map_err(|e| e.to_string())?;
     let mut payload = Zeroizing::new(vec![0u8; h.len]);
     let have = (got - HEADER_LEN).min(h.len);
     payload[..have].copy_from_slice(&first[HEADER_LEN..HEADER_LEN + have]);
@@ -323,7 +324,7 @@ async fn read_frame(stream: &mut Stream) -> Result<(Kind, Zeroizing<Vec<u8>>), S
 
 fn frame(kind: Kind, payload: &[u8]) -> Zeroizing<Vec<u8>> {
     let mut out = Zeroizing::new(Vec::with_capacity(HEADER_LEN + payload.len()));
-    framing::encode_into(kind, payload, &mut out);
+    ipc::encode_into(kind, payload, &mut out);
     out
 }
 
@@ -366,14 +367,9 @@ fn get(payload: &[u8], daemon: &Daemon, peer: &Peer) -> Zeroizing<Vec<u8>> {
 /// git's `erase` means the server refused the credential we gave. The client sends the
 /// request without the password, plus the password's fingerprint.
 fn erase(payload: &[u8], daemon: &Daemon, peer: &Peer) -> Zeroizing<Vec<u8>> {
-    let Ok(request) = Request::parse(payload) else {
+    let Some((request, fingerprint)) = decode_erase(payload) else {
         return frame(Kind::Refuse, b"malformed");
     };
-    let fingerprint = std::str::from_utf8(payload)
-        .ok()
-        .and_then(|t| t.lines().rev().find_map(|l| l.strip_prefix("fingerprint=")))
-        .filter(|f| f.len() == 8 && f.bytes().all(|b| b.is_ascii_hexdigit()))
-        .map(str::to_owned);
     match decide(&request, &daemon.credentials) {
         Decision::Answer(c) => {
             tracing::warn!(
@@ -394,22 +390,4 @@ fn erase(payload: &[u8], daemon: &Daemon, peer: &Peer) -> Zeroizing<Vec<u8>> {
         }
     }
     frame(Kind::Data, b"recorded")
-}
-
-/// The fingerprint line the client adds to an erase in place of the password.
-pub fn erase_payload(request: &Request) -> Zeroizing<Vec<u8>> {
-    let fingerprint = request.password.as_ref().map(crate::token::fingerprint_of);
-    let without_password = Request {
-        protocol: request.protocol.clone(),
-        host: request.host.clone(),
-        path: request.path.clone(),
-        username: request.username.clone(),
-        password: None,
-        multi: Default::default(),
-    };
-    let mut out = without_password.encode();
-    if let Some(f) = fingerprint {
-        out.extend_from_slice(format!("fingerprint={f}\n").as_bytes());
-    }
-    out
 }

@@ -18,11 +18,11 @@ use std::time::SystemTime;
 
 use toml::{Table, Value};
 
-use crate::config::{
-    checked_username, parse_scope, ConfigError, Credential, Provenance, DEFAULT_TOKEN_ENV,
-    DEFAULT_USERNAME,
+use super::setting::{
+    checked_username, parse_scope, ConfigError, DEFAULT_TOKEN_ENV, DEFAULT_USERNAME,
 };
-use crate::source::TokenSource;
+use crate::credential::{Credential, Provenance};
+use crate::token::TokenSource;
 
 const CREDENTIAL_KEYS: [&str; 5] = ["url", "username", "token_env", "token_file", "expires"];
 
@@ -37,7 +37,7 @@ pub fn read(path: &Path) -> Result<Option<String>, ConfigError> {
         path: path.to_path_buf(),
         problem,
     };
-    let file = match crate::source::open_nonblocking(path) {
+    let file = match crate::hardening::open_nonblocking(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(fail(format!("cannot be read: {}", e.kind()))),

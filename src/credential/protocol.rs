@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -257,12 +257,6 @@ pub struct Response<'a> {
 }
 
 impl Response<'_> {
-    /// Writes the answer in one `write_all`, from a buffer that is zeroed afterwards.
-    pub fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
-        out.write_all(&self.to_bytes())?;
-        out.flush()
-    }
-
     /// The answer as bytes, in a buffer sized up front (growing it would leave copies) and
     /// zeroed on drop.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
@@ -509,16 +503,14 @@ mod tests {
     #[test]
     fn the_response_is_exactly_what_git_expects() {
         let password = SecretString::from("tok");
-        let mut out = Vec::new();
-        Response {
+        let out = Response {
             username: "gitlab-ci-token",
             password: &password,
             password_expiry_utc: Some(1_700_000_000),
         }
-        .write_to(&mut out)
-        .unwrap();
+        .to_bytes();
         assert_eq!(
-            out,
+            &out[..],
             b"username=gitlab-ci-token\npassword=tok\npassword_expiry_utc=1700000000\n"
         );
     }

@@ -3,73 +3,40 @@
 //!
 //! Packagers run `generate-man DIR` and `generate-completions SHELL DIR` on the binary they
 //! ship (see packaging/build-deb.sh). These two commands are not part of the command line
-//! that `--help`, the man pages and the completions describe: `cli::main` hands them here
+//! that `--help`, the man pages and the completions describe: `cli::parse` reads them apart
 //! when they are the first argument, before it parses anything else. So git's `get` never
 //! builds their definitions (clap builds every subcommand's definition on each run), and
 //! nothing here runs on its path.
 
-use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::Parser;
 use clap_complete::Shell;
 use clap_mangen::Man;
 use roff::{bold, italic, roman, Roff};
 
+use crate::cli::{Packaging, BIN_NAME};
 use crate::config::{
     system_config_path, ENV_CONFIG, ENV_SOCKET, ENV_TOKEN_ENV, ENV_TOKEN_FILE, ENV_URL,
     ENV_USERNAME, ENV_USE_DAEMON,
 };
+use crate::error::{Error, Failure};
 use crate::logging::ENV_LOG;
 
-pub const BIN_NAME: &str = "git-credential-gitlab-ci";
-
-/// The packaging commands, parsed apart from the user-facing command line.
-#[derive(Debug, Parser)]
-#[command(name = BIN_NAME, version = crate::cli::VERSION)]
-enum Packaging {
-    /// Write the man pages into DIR.
-    GenerateMan { dir: PathBuf },
-    /// Write SHELL's completion script into DIR.
-    GenerateCompletions { shell: Shell, dir: PathBuf },
-}
-
-/// Runs `generate-man` or `generate-completions` when it is the first argument, printing the
-/// files written, one a line; `None` for anything else.
-pub fn run_if_asked() -> Option<ExitCode> {
-    let first = std::env::args_os().nth(1)?;
-    if first != "generate-man" && first != "generate-completions" {
-        return None;
-    }
-    run(std::env::args_os())
-}
-
-fn run(args: impl IntoIterator<Item = OsString>) -> Option<ExitCode> {
-    let written = match Packaging::try_parse_from(args) {
-        Ok(Packaging::GenerateMan { dir }) => man_pages(crate::cli::command(), &dir),
-        Ok(Packaging::GenerateCompletions { shell, dir }) => {
+/// Writes what `packaging` asks for, printing the files written, one a line.
+pub fn run(packaging: Packaging) -> Result<ExitCode, Failure> {
+    let written = match packaging {
+        Packaging::GenerateMan { dir } => man_pages(crate::cli::command(), &dir),
+        Packaging::GenerateCompletions { shell, dir } => {
             completions(crate::cli::command(), shell, &dir).map(|path| vec![path])
         }
-        Err(e) => {
-            let _ = e.print();
-            return Some(ExitCode::from(2));
-        }
     };
-    Some(match written {
-        Ok(paths) => {
-            for path in paths {
-                println!("{}", path.display());
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{BIN_NAME}: cannot write the generated files: {e}");
-            ExitCode::FAILURE
-        }
-    })
+    for path in written.map_err(|e| Failure::bare(Error::Generate(e)))? {
+        println!("{}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes `git-credential-gitlab-ci.1` and one page per visible subcommand
@@ -218,7 +185,7 @@ fn visible_only(cmd: &clap::Command) -> clap::Command {
         copy = copy.long_about(about.clone());
     }
     if cmd.get_version().is_some() {
-        copy = copy.version(crate::cli::VERSION);
+        copy = copy.version(crate::VERSION);
     }
     copy
 }
@@ -268,23 +235,19 @@ mod tests {
         assert!(cli.find_subcommand("generate-completions").is_none());
 
         let dir = tempfile::tempdir().unwrap();
-        let args = |rest: &[&str]| {
-            std::iter::once(BIN_NAME)
-                .chain(rest.iter().copied())
-                .map(OsString::from)
-                .collect::<Vec<_>>()
-        };
         let dir_arg = dir.path().to_str().unwrap();
-        assert_eq!(
-            run(args(&["generate-man", dir_arg])),
-            Some(ExitCode::SUCCESS)
-        );
+        let run_args = |args: &[&str]| {
+            let args = args.iter().map(std::ffi::OsString::from).collect();
+            let invocation = crate::cli::parse(args).map_err(|e| e.exit_code())?;
+            crate::commands::run(invocation).map_err(|_| 1)
+        };
+        assert_eq!(run_args(&["generate-man", dir_arg]), Ok(ExitCode::SUCCESS));
         assert!(dir.path().join("git-credential-gitlab-ci.1").exists());
-        let zsh = args(&["generate-completions", "zsh", dir_arg]);
-        assert_eq!(run(zsh), Some(ExitCode::SUCCESS));
+        let zsh = ["generate-completions", "zsh", dir_arg];
+        assert_eq!(run_args(&zsh), Ok(ExitCode::SUCCESS));
         assert!(dir.path().join("_git-credential-gitlab-ci").exists());
-        let unknown_shell = args(&["generate-completions", "tcsh", dir_arg]);
-        assert_eq!(run(unknown_shell), Some(ExitCode::from(2)));
+        let unknown_shell = ["generate-completions", "tcsh", dir_arg];
+        assert_eq!(run_args(&unknown_shell), Err(2));
     }
 
     #[test]

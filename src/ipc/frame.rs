@@ -18,7 +18,7 @@ pub const MAGIC: &[u8; 4] = b"GLCI";
 pub const VERSION: u8 = 1;
 pub const HEADER_LEN: usize = 10;
 /// The same cap as a request from git, plus room for our own fields.
-pub const MAX_PAYLOAD: usize = crate::protocol::MAX_REQUEST_BYTES + 4096;
+pub const MAX_PAYLOAD: usize = crate::credential::MAX_REQUEST_BYTES + 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]

@@ -6,9 +6,9 @@
 
 use std::fmt;
 
-use crate::config::Credential;
-use crate::origin::{Origin, OriginError, Scheme};
-use crate::protocol::{Malformed, Request};
+use super::origin::{Origin, OriginError, Scheme};
+use super::protocol::{Malformed, Request};
+use super::served::Credential;
 
 #[derive(Debug)]
 pub enum Decision<'c> {
@@ -154,9 +154,8 @@ fn choose<'c>(request: &Request, credentials: &'c [Credential]) -> Result<&'c Cr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Provenance;
-    use crate::origin::Scope;
-    use crate::source::TokenSource;
+    use crate::credential::{Provenance, Scope};
+    use crate::token::TokenSource;
 
     fn cred(url: &str, username: &str) -> Credential {
         Credential {

@@ -3,6 +3,11 @@
 //! Every line is marked ok, warning or problem, and every problem says how to fix it. The same
 //! report renders as text for people and as JSON for machines. Tokens appear only masked.
 
+mod git;
+mod line;
+
+pub use line::{Level, Line};
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -10,55 +15,14 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::client::{self, ClientError, Mode};
-use crate::config::{
-    Config, ConfigError, ConfigFileState, Credential, Provenance, DEFAULT_USERNAME,
-};
-use crate::daemon::audit::DaemonState;
-use crate::framing::Kind;
-use crate::git_findings::GitFindings;
-use crate::helper::expiry;
-use crate::source::{resolve_all, TokenSource, Unavailable};
+use crate::config::{Config, ConfigError, ConfigFileState, DEFAULT_USERNAME};
+use crate::credential::expiry;
+use crate::credential::{Credential, Provenance};
+use crate::ipc::DaemonState;
+use crate::ipc::Kind;
+use crate::token::{resolve_all, TokenSource, Unavailable};
 use crate::token::{Masked, TokenKind};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Ok,
-    Warning,
-    Problem,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Line {
-    pub level: Level,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<String>,
-}
-
-impl Line {
-    pub(crate) fn ok(message: impl Into<String>) -> Line {
-        Line {
-            level: Level::Ok,
-            message: message.into(),
-            fix: None,
-        }
-    }
-    pub(crate) fn warning(message: impl Into<String>, fix: impl Into<String>) -> Line {
-        Line {
-            level: Level::Warning,
-            message: message.into(),
-            fix: Some(fix.into()),
-        }
-    }
-    pub(crate) fn problem(message: impl Into<String>, fix: impl Into<String>) -> Line {
-        Line {
-            level: Level::Problem,
-            message: message.into(),
-            fix: Some(fix.into()),
-        }
-    }
-}
+use git::GitFindings;
 
 #[derive(Debug, Serialize)]
 pub struct SourceReport {
@@ -116,8 +80,8 @@ pub fn query_daemon(socket: &Path, mode: Mode) -> DaemonReport {
             serde_json::from_slice::<DaemonState>(&json).map_err(|e| e.to_string())
         }
         Ok((kind, _)) => Err(format!("unexpected {kind:?} reply")),
-        Err(ClientError::NotRunning(_)) if crate::daemon::socket::lock_holder(socket).is_some() => {
-            let pid = crate::daemon::socket::lock_holder(socket).unwrap_or_default();
+        Err(ClientError::NotRunning(_)) if crate::daemon::lock_holder(socket).is_some() => {
+            let pid = crate::daemon::lock_holder(socket).unwrap_or_default();
             report.lines.push(Line::problem(
                 format!("a daemon (pid {pid}) holds the lock for {} but its socket is gone, so git cannot reach it", socket.display()),
                 format!("it stops by itself within a second; if it does not: kill {pid}, then start the daemon again"),
@@ -227,7 +191,7 @@ impl Report {
         now: SystemTime,
     ) -> Report {
         let mut report = Report {
-            version: crate::cli::VERSION,
+            version: crate::VERSION,
             config_files: Vec::new(),
             credentials: Vec::new(),
             daemon,
@@ -264,14 +228,14 @@ impl Report {
             .collect();
         match git {
             Some((url, from)) => {
-                let entries = crate::git_config::read(std::env::current_dir().ok().as_deref())
+                let entries = crate::git::read(std::env::current_dir().ok().as_deref())
                     .unwrap_or_default();
                 let tokens: Vec<_> = config
                     .credentials
                     .iter()
-                    .filter_map(|c| crate::source::first_token(&c.sources).map(|(_, t)| t))
+                    .filter_map(|c| crate::token::first_token(&c.sources).map(|(_, t)| t))
                     .collect();
-                report.git = Some(crate::git_findings::inspect(
+                report.git = Some(git::inspect(
                     &url,
                     &from,
                     &entries,

@@ -10,28 +10,15 @@
 //! When several credentials cover a request, the longest path scope wins, then the higher
 //! layer. Nothing here reads a token: sources are only named, and read per request.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
-use crate::config_file;
-use crate::origin::{OriginError, Scheme, Scope};
-use crate::source::TokenSource;
-
-pub const ENV_URL: &str = "GIT_CREDENTIAL_GITLAB_CI_URL";
-pub const ENV_USERNAME: &str = "GIT_CREDENTIAL_GITLAB_CI_USERNAME";
-/// Comma-separated variable names.
-pub const ENV_TOKEN_ENV: &str = "GIT_CREDENTIAL_GITLAB_CI_TOKEN_ENV";
-/// Paths separated like `PATH` (':' on Unix).
-pub const ENV_TOKEN_FILE: &str = "GIT_CREDENTIAL_GITLAB_CI_TOKEN_FILE";
-pub const ENV_CONFIG: &str = "GIT_CREDENTIAL_GITLAB_CI_CONFIG";
-/// The daemon's socket, for every subcommand.
-pub const ENV_SOCKET: &str = "GIT_CREDENTIAL_GITLAB_CI_SOCKET";
-/// Whether `get` asks a daemon: auto, only or never.
-pub const ENV_USE_DAEMON: &str = "GIT_CREDENTIAL_GITLAB_CI_USE_DAEMON";
-
-pub const DEFAULT_USERNAME: &str = "gitlab-ci-token";
-pub const DEFAULT_TOKEN_ENV: &str = "CI_JOB_TOKEN";
+use super::file as config_file;
+use super::setting::{
+    checked_username, parse_scope, ConfigError, DEFAULT_TOKEN_ENV, DEFAULT_USERNAME, ENV_CONFIG,
+    ENV_TOKEN_ENV, ENV_TOKEN_FILE, ENV_URL, ENV_USERNAME,
+};
+use crate::credential::{Credential, Provenance, Scope};
+use crate::token::TokenSource;
 
 /// What the command line said. Sources keep the order they were given in.
 #[derive(Debug, Default, Clone)]
@@ -40,62 +27,6 @@ pub struct Flags {
     pub username: Option<String>,
     pub sources: Vec<TokenSource>,
     pub config: Option<PathBuf>,
-}
-
-/// Where a credential was declared, for `status` and the logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Provenance {
-    Flags,
-    Environment,
-    File(PathBuf),
-    GitLabJob,
-}
-
-impl fmt::Display for Provenance {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Provenance::Flags => f.write_str("command-line flags"),
-            Provenance::Environment => {
-                f.write_str("GIT_CREDENTIAL_GITLAB_CI_* environment variables")
-            }
-            Provenance::File(p) => write!(f, "config file {}", p.display()),
-            Provenance::GitLabJob => f.write_str("the GitLab CI job (CI_SERVER_URL, CI_JOB_TOKEN)"),
-        }
-    }
-}
-
-impl serde::Serialize for Provenance {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-/// One thing we serve: a scope, the username to answer with, and where its token comes from.
-#[derive(Debug, Clone)]
-pub struct Credential {
-    pub scope: Scope,
-    pub username: String,
-    pub sources: Vec<TokenSource>,
-    /// An expiry the configuration declares; a JWT token's own `exp` is read per request.
-    pub expires: Option<SystemTime>,
-    pub provenance: Provenance,
-}
-
-/// A setting we could not use. Messages name the setting and the problem, never a value that
-/// could be a secret.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{setting}: {problem}")]
-    Url {
-        setting: String,
-        problem: OriginError,
-    },
-    #[error("{setting}: the username must be non-empty, on one line, without control characters")]
-    Username { setting: String },
-    #[error("no URL to serve: pass --url, set {ENV_URL}, add a [[credential]] to a config file, or run inside a GitLab CI job (CI_SERVER_URL)")]
-    NoUrl,
-    #[error("config file {}: {problem}", path.display())]
-    File { path: PathBuf, problem: String },
 }
 
 /// Everything we serve, in precedence order, and the config files that were read.
@@ -281,22 +212,6 @@ fn gitlab_job_credential(env: &impl Env) -> Result<Option<Credential>, ConfigErr
     }))
 }
 
-pub(crate) fn parse_scope(url: &str, setting: &str) -> Result<Scope, ConfigError> {
-    Scope::parse(url).map_err(|problem| ConfigError::Url {
-        setting: setting.to_owned(),
-        problem,
-    })
-}
-
-pub(crate) fn checked_username(name: &str, setting: &str) -> Result<String, ConfigError> {
-    if name.is_empty() || name.chars().any(char::is_control) {
-        return Err(ConfigError::Username {
-            setting: setting.to_owned(),
-        });
-    }
-    Ok(name.to_owned())
-}
-
 /// `--config` (or its variable) alone when given; else the user's file, then the system's.
 /// The flag says whether the paths were named explicitly.
 fn config_paths(flags: &Flags, env: &impl Env) -> (Vec<PathBuf>, bool) {
@@ -330,12 +245,6 @@ pub fn system_config_path() -> PathBuf {
     #[cfg(not(windows))]
     {
         Path::new("/etc/git-credential-gitlab-ci/config.toml").to_path_buf()
-    }
-}
-
-impl Credential {
-    pub fn is_plain_http(&self) -> bool {
-        self.scope.origin.scheme == Scheme::Http
     }
 }
 

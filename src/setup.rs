@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::config::{Config, Flags};
-use crate::git_config::{self, normalise_key, Entry};
-use crate::source::TokenSource;
+use crate::git::{self, normalise_key, Entry};
+use crate::token::TokenSource;
 
 /// The comment `configure` puts on each line it writes.
 pub const MARKER: &str = "added by git-credential-gitlab-ci";
@@ -164,7 +164,7 @@ pub fn helper_options(
         || flags
             .url
             .as_deref()
-            .and_then(|u| crate::origin::Scope::parse(u).ok())
+            .and_then(|u| crate::credential::Scope::parse(u).ok())
             .is_some_and(|s| s.path.is_some());
     if let Some(url) = flags.url.as_ref().filter(|_| needs_url) {
         options.extend(["--url".to_owned(), url.clone()]);
@@ -472,7 +472,7 @@ fn list(path: &Path) -> Result<Vec<Entry>, SetupError> {
             .args(["--list", "--show-scope", "--show-origin", "-z"]),
         &format!("reading {}", path.display()),
     )?;
-    Ok(git_config::parse_list(&out.stdout))
+    Ok(git::parse_list(&out.stdout))
 }
 
 /// `git config --file path --add key value`, tagged with our marker when git can.
@@ -899,7 +899,7 @@ mod lines {
     use std::ops::Range;
 
     use super::MARKER;
-    use crate::git_config::Entry;
+    use crate::git::Entry;
 
     pub struct RawEntry {
         pub key: String,
@@ -1152,8 +1152,8 @@ pub fn current_exe() -> Result<PathBuf, SetupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Credential, Provenance};
-    use crate::origin::Scope;
+    use crate::credential::Scope;
+    use crate::credential::{Credential, Provenance};
 
     const EXE: &str = "/usr/local/bin/git-credential-gitlab-ci";
 

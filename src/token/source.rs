@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use crate::token::{InvalidToken, Token, MAX_TOKEN_BYTES};
+use super::secret::{InvalidToken, Token, MAX_TOKEN_BYTES};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenSource {
@@ -147,7 +147,7 @@ fn wipe_os_string(raw: &mut std::ffi::OsString) {
 /// Reads a token file: a regular file (after following symlinks), at most 64 KiB, with one
 /// trailing LF or CRLF trimmed. It is opened non-blocking so that a FIFO cannot hang git.
 fn read_file(path: &Path) -> Result<Token, Unavailable> {
-    let mut file = open_nonblocking(path).map_err(|e| match e.kind() {
+    let mut file = crate::hardening::open_nonblocking(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Unavailable::NotFound,
         _ => Unavailable::Unreadable(io_reason(&e)),
     })?;
@@ -180,22 +180,6 @@ fn read_file(path: &Path) -> Result<Token, Unavailable> {
         InvalidToken::Empty => Unavailable::Empty,
         other => Unavailable::Invalid(other),
     })
-}
-
-#[cfg(unix)]
-pub(crate) fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(
-            rustix::fs::OFlags::NONBLOCK.bits() as i32 | rustix::fs::OFlags::NOCTTY.bits() as i32,
-        )
-        .open(path)
-}
-
-#[cfg(not(unix))]
-pub(crate) fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::File::open(path)
 }
 
 /// An I/O error in words, without the OS's own formatting of paths.

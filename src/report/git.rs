@@ -10,9 +10,9 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
-use crate::config::Credential;
-use crate::git_config::{self, Entry, Url};
-use crate::status::Line;
+use super::line::Line;
+use crate::credential::Credential;
+use crate::git::{self, Entry, Url};
 use crate::token::Token;
 
 /// Helpers that store what git gives them: each would persist our token on `store`.
@@ -69,10 +69,10 @@ pub fn inspect(
     tokens: &[Arc<Token>],
 ) -> GitFindings {
     let mut lines = Vec::new();
-    let (contacted, rewritten_by) = git_config::rewrite(entries, url, true);
-    let contacts = git_config::mask_password(&contacted);
+    let (contacted, rewritten_by) = git::rewrite(entries, url, true);
+    let contacts = git::mask_password(&contacted);
     if let Some(rule) = rewritten_by {
-        if git_config::has_password(&contacted) {
+        if git::has_password(&contacted) {
             let runner = if runner_file(rule) {
                 " GitLab Runner wrote it (FF_GIT_URLS_WITHOUT_TOKENS off)."
             } else {
@@ -86,7 +86,7 @@ pub fn inspect(
                 "git-credential-gitlab-ci scrub (removes the rule and any token in remote URLs)",
             ));
         }
-    } else if git_config::has_password(url) {
+    } else if git::has_password(url) {
         let runner = if runner_user(url) {
             " GitLab Runner writes the job token this way (FF_GIT_URLS_WITHOUT_TOKENS off, runners before 18.6)."
         } else {
@@ -101,7 +101,7 @@ pub fn inspect(
     let target = Url::parse(&contacted);
     // With a password in the URL git asks no helper at all: the chain is shown, but whether
     // it would reach us is moot until the password is gone.
-    let asks_helpers = !git_config::has_password(&contacted);
+    let asks_helpers = !git::has_password(&contacted);
     let (chain, reaches_us) = match &target {
         Some(t) if asks_helpers => helper_chain(entries, t, &mut lines),
         Some(t) => (helper_chain(entries, t, &mut Vec::new()).0, false),
@@ -118,7 +118,7 @@ pub fn inspect(
     }
     embedded_credential_lines(entries, rewritten_by, served, tokens, &mut lines);
     GitFindings {
-        url: git_config::mask_password(url),
+        url: git::mask_password(url),
         url_from: url_from.to_owned(),
         contacts,
         chain,
@@ -231,7 +231,7 @@ pub fn classify(value: &str) -> HelperKind {
         .and_then(|p| p.canonicalize().ok())
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    if crate::git_setup::is_our_helper(value, &exe) {
+    if crate::setup::is_our_helper(value, &exe) {
         return HelperKind::Ours;
     }
     if let Some(shell) = value.strip_prefix('!') {
@@ -339,7 +339,7 @@ fn embedded_credential_lines(
         let value = e.value.as_deref().unwrap_or("");
         match (section, name) {
             ("remote", "url" | "pushurl") | ("submodule", "url") => {
-                if git_config::has_password(value) {
+                if git::has_password(value) {
                     lines.push(Line::problem(
                         format!("{} in {} carries a password", e.key, e.location()),
                         "git-credential-gitlab-ci scrub",
@@ -355,7 +355,7 @@ fn embedded_credential_lines(
                 }
             }
             ("url", "insteadof" | "pushinsteadof")
-                if sub.is_some_and(git_config::has_password) && reported != Some(e) =>
+                if sub.is_some_and(git::has_password) && reported != Some(e) =>
             {
                 let runner = if runner_file(e) || sub.is_some_and(runner_user) {
                     " GitLab Runner wrote it (FF_GIT_URLS_WITHOUT_TOKENS off)."
@@ -414,7 +414,7 @@ fn embedded_credential_lines(
 
 fn read_bounded(path: &Path) -> std::io::Result<zeroize::Zeroizing<Vec<u8>>> {
     use std::io::Read;
-    let file = crate::source::open_nonblocking(path)?;
+    let file = crate::hardening::open_nonblocking(path)?;
     if !file.metadata()?.is_file() {
         return Err(std::io::ErrorKind::InvalidInput.into());
     }

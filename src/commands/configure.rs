@@ -1,0 +1,65 @@
+//! `configure` and `unconfigure`: our entries in git's config, written or removed in the file
+//! (or the environment) the user names. The planning and the editing are in [`crate::setup`].
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::cli::SetupTarget;
+use crate::client::Mode;
+use crate::config::{Config, Flags, ProcessEnv};
+use crate::error::Failure;
+use crate::setup::{self, Setup, SetupError, Target};
+
+pub fn run(
+    flags: &Flags,
+    socket: Option<&Path>,
+    use_daemon: Option<Mode>,
+    target: &SetupTarget,
+    configure: bool,
+) -> Result<ExitCode, Failure> {
+    let run = || -> Result<(), SetupError> {
+        let options = setup::helper_options(flags, socket, use_daemon.map(Mode::as_str))?;
+        let config = Config::load(flags, &ProcessEnv)?;
+        let setup = Setup::new(&config, &setup::current_exe()?, &options)?;
+        if target.env {
+            let existing = setup::env_entries(setup::process_env)?;
+            setup::print_env(&if configure {
+                setup::configure_env(&setup, &existing)
+            } else {
+                setup::unconfigure_env(&setup, &existing)
+            });
+            return Ok(());
+        }
+        let file = match (target.system, target.global, &target.file) {
+            (true, _, _) => Target::System,
+            (_, true, _) => Target::Global,
+            (_, _, Some(file)) => Target::File(file.clone()),
+            _ => Target::Local,
+        };
+        let report = if configure {
+            setup::configure(&file, &setup)?
+        } else {
+            setup::unconfigure(&file, &setup)?
+        };
+        print_lines(&report);
+        Ok(())
+    };
+    let verb = if configure {
+        "configure"
+    } else {
+        "unconfigure"
+    };
+    run().map_err(|e| Failure::new(verb, e))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line each on stdout; a closed pipe is not an error.
+fn print_lines(lines: &[String]) {
+    let mut out = io::stdout().lock();
+    for line in lines {
+        if writeln!(out, "{line}").is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! `daemon` and `stop`: start the process that holds the tokens, and stop it.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use crate::cli::{DaemonArgs, LogFormat};
+use crate::client;
+use crate::config::{Config, Flags, ProcessEnv};
+use crate::daemon::{self, Settings};
+use crate::error::{Error, Failure};
+use crate::ipc::Kind;
+
+pub fn run(flags: &Flags, socket: PathBuf, args: DaemonArgs) -> Result<ExitCode, Failure> {
+    let fail = |e: String| Failure::new("daemon", Error::Daemon(e));
+    #[cfg(unix)]
+    if let Some(fd) = args.handoff_fd {
+        return daemon::serve_handoff(fd, args.ready_fd).map_err(fail);
+    }
+    let config = Config::load(flags, &ProcessEnv).map_err(|e| Failure::new("daemon", e))?;
+    let log_file = args
+        .log_file
+        .or_else(|| args.detach.then(|| socket.with_file_name("daemon.log")));
+    let settings = Settings {
+        socket,
+        idle_timeout: args.idle_timeout,
+        ttl: args.ttl,
+        log_json: args.log_format == LogFormat::Json,
+        log_file,
+    };
+    daemon::start(config, settings, args.detach).map_err(fail)
+}
+
+pub fn stop(socket: &Path) -> Result<ExitCode, Failure> {
+    client::request(socket, Kind::Stop, b"").map_err(|e| Failure::new("stop", e))?;
+    // The daemon removes its socket as its last act; wait for that, briefly.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while socket.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!(
+        "git-credential-gitlab-ci: the daemon on {} has stopped",
+        socket.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

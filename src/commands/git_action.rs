@@ -1,0 +1,150 @@
+//! `get`, `store` and `erase`: the actions git runs us for.
+//!
+//! This is the path git waits on for every fetch and push, so it stays synchronous and small:
+//! read stdin, ask a daemon if one is to be asked, else load the settings, decide, read one
+//! token source, and write two or three lines.
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::cli::{socket_path, Command};
+use crate::client::{self, Mode};
+use crate::config::{Config, Flags, ProcessEnv};
+use crate::credential::{
+    answer, decide, read_message, Answered, Decision, Request, Stdin, READ_TIMEOUT,
+};
+use crate::error::Failure;
+use crate::ipc::{encode_erase, Kind};
+use crate::logging;
+
+/// `socket` is `--socket`: the path is worked out only if the daemon is asked.
+pub fn run(
+    command: &Command,
+    flags: &Flags,
+    socket: Option<&Path>,
+    mode: Mode,
+) -> Result<ExitCode, Failure> {
+    logging::init();
+    let raw = match read_message(&mut Stdin, READ_TIMEOUT) {
+        Ok(raw) => raw,
+        Err(why) => {
+            tracing::info!(decision = "refuse", reason = %why);
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    let request = match Request::parse(&raw) {
+        Ok(r) => r,
+        Err(why) => {
+            tracing::info!(decision = "refuse", reason = %why);
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    match command {
+        Command::Store => {
+            store(&request);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Erase if mode != Mode::Never => {
+            let payload = encode_erase(&request);
+            if let Err(e) = client::request(&socket_path(socket), Kind::Erase, &payload) {
+                tracing::debug!(daemon = %e, "the rejection was not recorded by a daemon");
+            }
+        }
+        Command::Get if mode != Mode::Never => {
+            let socket = socket_path(socket);
+            match client::request(&socket, Kind::Get, &raw) {
+                Ok((Kind::Answer, response)) => {
+                    tracing::info!(decision = "answer", by = "daemon", socket = %socket.display());
+                    return Ok(write_answer(&response));
+                }
+                Ok((kind, why)) => {
+                    tracing::info!(decision = "refuse", by = "daemon", ?kind, reason = %String::from_utf8_lossy(&why));
+                    if mode == Mode::Only {
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(daemon = %e);
+                    if mode == Mode::Only {
+                        tracing::info!(
+                            decision = "refuse",
+                            reason = "no daemon reachable and --use-daemon only"
+                        );
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    // A broken setting is the administrator's to fix; git shows the message to the user.
+    let config = Config::load(flags, &ProcessEnv).map_err(Failure::bare)?;
+    match command {
+        Command::Get => Ok(match get(&request, &config) {
+            Some(answered) => write_answer(&answered.response),
+            None => ExitCode::SUCCESS,
+        }),
+        _ => {
+            erase(&request, &config);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Writes git's answer; a closed pipe means git no longer wants it, which is not an error.
+fn write_answer(response: &[u8]) -> ExitCode {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    match out.write_all(response).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+/// Decides `get` for the standalone helper and logs the decision; the caller writes the
+/// response, if any, to git.
+fn get<'a>(request: &Request, config: &'a Config) -> Option<Answered<'a>> {
+    match answer(request, &config.credentials) {
+        Ok(answered) => {
+            tracing::info!(
+                decision = "answer",
+                origin = %answered.credential.scope,
+                username = %answered.credential.username,
+                token = %answered.token.masked(),
+            );
+            Some(answered)
+        }
+        Err(why) => {
+            tracing::info!(
+                decision = "refuse",
+                reason = %why,
+                protocol = request.protocol.as_deref().unwrap_or(""),
+                host = request.host.as_deref().unwrap_or(""),
+            );
+            None
+        }
+    }
+}
+
+/// git sends `store` to every helper after a success, ours included: we are read-only, so the
+/// credential (our own token, coming back) is dropped, zeroed, and nothing is printed.
+fn store(request: &Request) {
+    tracing::debug!(action = "store", host = ?request.host, "ignored: this helper never stores");
+}
+
+/// git sends `erase` after the server answered 401 with the credential it had. For us that
+/// means the server rejected our token: expired, revoked, or missing a scope.
+fn erase(request: &Request, config: &Config) {
+    let fingerprint = request.password.as_ref().map(crate::token::fingerprint_of);
+    match decide(request, &config.credentials) {
+        Decision::Answer(c) => tracing::warn!(
+            action = "erase",
+            origin = %c.scope,
+            fingerprint = fingerprint.as_deref().unwrap_or("none"),
+            "the server rejected the token (expired, revoked, or missing the write_repository scope)"
+        ),
+        Decision::Refuse(why) => tracing::debug!(action = "erase", reason = %why, "not ours"),
+    }
+}

@@ -1,0 +1,54 @@
+//! The names of our settings, and what can be wrong with one. A leaf: the layers and the
+//! TOML file both use it.
+
+use std::path::PathBuf;
+
+use crate::credential::{OriginError, Scope};
+
+pub const ENV_URL: &str = "GIT_CREDENTIAL_GITLAB_CI_URL";
+pub const ENV_USERNAME: &str = "GIT_CREDENTIAL_GITLAB_CI_USERNAME";
+/// Comma-separated variable names.
+pub const ENV_TOKEN_ENV: &str = "GIT_CREDENTIAL_GITLAB_CI_TOKEN_ENV";
+/// Paths separated like `PATH` (':' on Unix).
+pub const ENV_TOKEN_FILE: &str = "GIT_CREDENTIAL_GITLAB_CI_TOKEN_FILE";
+pub const ENV_CONFIG: &str = "GIT_CREDENTIAL_GITLAB_CI_CONFIG";
+/// The daemon's socket, for every subcommand.
+pub const ENV_SOCKET: &str = "GIT_CREDENTIAL_GITLAB_CI_SOCKET";
+/// Whether `get` asks a daemon: auto, only or never.
+pub const ENV_USE_DAEMON: &str = "GIT_CREDENTIAL_GITLAB_CI_USE_DAEMON";
+
+pub const DEFAULT_USERNAME: &str = "gitlab-ci-token";
+pub const DEFAULT_TOKEN_ENV: &str = "CI_JOB_TOKEN";
+
+/// A setting we could not use. Messages name the setting and the problem, never a value that
+/// could be a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{setting}: {problem}")]
+    Url {
+        setting: String,
+        problem: OriginError,
+    },
+    #[error("{setting}: the username must be non-empty, on one line, without control characters")]
+    Username { setting: String },
+    #[error("no URL to serve: pass --url, set {ENV_URL}, add a [[credential]] to a config file, or run inside a GitLab CI job (CI_SERVER_URL)")]
+    NoUrl,
+    #[error("config file {}: {problem}", path.display())]
+    File { path: PathBuf, problem: String },
+}
+
+pub fn parse_scope(url: &str, setting: &str) -> Result<Scope, ConfigError> {
+    Scope::parse(url).map_err(|problem| ConfigError::Url {
+        setting: setting.to_owned(),
+        problem,
+    })
+}
+
+pub fn checked_username(name: &str, setting: &str) -> Result<String, ConfigError> {
+    if name.is_empty() || name.chars().any(char::is_control) {
+        return Err(ConfigError::Username {
+            setting: setting.to_owned(),
+        });
+    }
+    Ok(name.to_owned())
+}

@@ -1,0 +1,9 @@
+//! Tokens: the secret type that holds one from the moment it is read until it is written to
+//! git ([`secret`]), and the places tokens come from ([`source`]): environment variables and
+//! files, read per request, or tokens the daemon holds.
+
+mod secret;
+mod source;
+
+pub use secret::{fingerprint_of, Masked, Token, TokenKind};
+pub use source::{first_token, resolve_all, HeldToken, TokenSource, Unavailable};
