@@ -15,6 +15,7 @@ use crate::ipc::{self, FrameError, Kind, HEADER_LEN};
 /// Sending and reading each get this long: a wedged daemon must not hang git. It is longer
 /// than the daemon's own per-connection deadline (1 s), so a request that waits for a free
 /// connection slot behind silent peers is still answered.
+#[cfg_attr(not(unix), allow(dead_code))]
 pub const TIMEOUT: Duration = Duration::from_millis(2500);
 
 /// Whether `get` asks a daemon: `auto` (if one is reachable), `only` (never answer

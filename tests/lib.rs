@@ -3,6 +3,7 @@
 
 mod support;
 
+mod architecture;
 mod configure_scrub;
 mod daemon;
 mod faults;

@@ -81,6 +81,8 @@ pub enum HandoffError {
 }
 
 /// Serialises settings and credentials; environment sources must already be held.
+// Only Unix re-executes the daemon and hands its settings over.
+#[cfg_attr(not(unix), allow(dead_code))]
 pub fn encode(settings: &Settings, credentials: &[Credential]) -> Zeroizing<Vec<u8>> {
     let mut tokens: Vec<Arc<Token>> = Vec::new();
     let wire = Wire {

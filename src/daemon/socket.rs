@@ -11,6 +11,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
+// The directory checks that construct most variants are Unix-only.
+#[cfg_attr(not(unix), allow(dead_code))]
 pub enum SocketError {
     #[error("cannot create the socket directory {}: {source}", dir.display())]
     CreateDir { dir: PathBuf, source: io::Error },
