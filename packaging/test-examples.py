@@ -42,7 +42,7 @@ def run(*args, **kw):
 
 
 def accepted(user, password):
-    """What GitLab accepts, by token kind (domain.md, section 3)."""
+    """What GitLab accepts, by token kind (GitLab's docs: ci/jobs/ci_job_token and security/tokens)."""
     if password == JOB_TOKEN:
         return user == "gitlab-ci-token"
     if password in (RELEASE_TOKEN, MANIFESTS_TOKEN):

@@ -1,6 +1,6 @@
 //! `scrub`: take credentials out of the current repository's git config.
 //!
-//! A token ends up in a checkout's config in a few known places (domain.md section 4): the
+//! A token ends up in a checkout's config in a few known places: the
 //! remote URL (`https://gitlab-ci-token:TOKEN@host/...`, written by older GitLab Runners and
 //! by hand-made clones), a submodule's URL, and GitLab Runner's per-job `insteadOf` rule in
 //! `<project>.tmp/.gitlab-runner.ext.conf`, which `.git/config` includes. While it is there,

@@ -1,5 +1,5 @@
 //! `configure`, `unconfigure` and `scrub` against real git and the real TLS server, starting
-//! from the set-ups GitLab Runner leaves behind (domain.md section 4): the helper ends up in
+//! from the set-ups GitLab Runner leaves behind: the helper ends up in
 //! the chain git runs, pushes go through it, tokens leave the repository's config, and none of
 //! these commands ever prints a token.
 
