@@ -25,11 +25,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::config::{Config, Flags};
-use crate::git::{self, normalise_key, Entry};
+use crate::git::{
+    self, is_our_helper, normalise_key, parse_config_lines, shell_quote, single_quote, Entry,
+    MARKER,
+};
 use crate::token::TokenSource;
-
-/// The comment `configure` puts on each line it writes.
-pub const MARKER: &str = "added by git-credential-gitlab-ci";
 
 /// The config file `configure` writes to, named the way `git config` names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,73 +208,6 @@ pub fn helper_string(exe: &str, options: &[String]) -> String {
     helper
 }
 
-/// `arg` as one `/bin/sh` word: as is when every byte is in a set the shell never treats
-/// specially, else single-quoted.
-pub fn shell_quote(arg: &str) -> Cow<'_, str> {
-    let plain = !arg.is_empty()
-        && arg
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_./:@%+=,-".contains(&b));
-    if plain {
-        Cow::Borrowed(arg)
-    } else {
-        Cow::Owned(single_quote(arg))
-    }
-}
-
-/// `s` single-quoted for POSIX sh, where nothing inside single quotes is special but the
-/// closing quote itself: `'` becomes `'\''`.
-pub fn single_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// Whether a `credential.helper` value runs git-credential-gitlab-ci: its command (the first
-/// shell word, after a leading '!') is `exe`, ends with `git-credential-gitlab-ci`, or is the
-/// helper name `gitlab-ci` that git expands to `git credential-gitlab-ci`.
-pub fn is_our_helper(value: &str, exe: &str) -> bool {
-    let (command, snippet) = match value.strip_prefix('!') {
-        Some(rest) => (rest, true),
-        None => (value, false),
-    };
-    first_shell_word(command).is_some_and(|word| {
-        word == exe
-            || word.ends_with("git-credential-gitlab-ci")
-            || (!snippet && word == "gitlab-ci")
-    })
-}
-
-/// The first word of a shell command line with its quotes removed, or `None` when there is
-/// none. Enough of sh's rules for the commands helpers are configured with.
-fn first_shell_word(command: &str) -> Option<String> {
-    let mut word = String::new();
-    let mut chars = command.trim_start().chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => word.extend(chars.by_ref().take_while(|&c| c != '\'')),
-            '"' => {
-                while let Some(c) = chars.next() {
-                    match c {
-                        '"' => break,
-                        '\\' => {
-                            if let Some(next) = chars.next() {
-                                if !matches!(next, '$' | '`' | '"' | '\\' | '\n') {
-                                    word.push('\\');
-                                }
-                                word.push(next);
-                            }
-                        }
-                        c => word.push(c),
-                    }
-                }
-            }
-            '\\' => word.extend(chars.next()),
-            c if c.is_whitespace() || ";&|()<>".contains(c) => break,
-            c => word.push(c),
-        }
-    }
-    (!word.is_empty()).then_some(word)
-}
-
 /// What `configure` does with one origin's helper key in one file.
 #[derive(Debug, PartialEq, Eq)]
 pub enum HelperPlan {
@@ -362,7 +295,7 @@ impl ConfigFile {
             Some(Vec::new())
         } else {
             let text = read_text(path)?;
-            lines::parse(&text)
+            parse_config_lines(&text)
                 .filter(|raw| raw.check(&listing).is_ok())
                 .map(|raw| raw.entries.iter().map(|e| e.marked).collect())
         };
@@ -648,7 +581,7 @@ fn remove_entries(file: &ConfigFile, positions: &BTreeSet<usize>) -> Result<(), 
         return Err(SetupError::Changed(path));
     }
     let text = read_text(&path)?;
-    let raw = lines::parse(&text).ok_or_else(|| unreadable(&path))?;
+    let raw = parse_config_lines(&text).ok_or_else(|| unreadable(&path))?;
     raw.check(&file.listing).map_err(|()| unreadable(&path))?;
     let edited = raw
         .without(positions)
@@ -891,241 +824,6 @@ fn exports(entries: &[(String, String)], first: usize, count: usize) -> String {
     script
 }
 
-/// Reads git config files line by line, only as far as needed to know which lines hold which
-/// entry and whether a line carries our marker. Whatever it gets wrong, the check against
-/// git's own listing catches.
-mod lines {
-    use std::collections::BTreeSet;
-    use std::ops::Range;
-
-    use super::MARKER;
-    use crate::git::Entry;
-
-    pub struct RawEntry {
-        pub key: String,
-        pub lines: Range<usize>,
-        pub marked: bool,
-    }
-
-    struct Section {
-        header: usize,
-        /// The lines after the header, up to the next header.
-        body: Range<usize>,
-        /// `[section] key = value` on one line: the header cannot go without the entry.
-        shared: bool,
-    }
-
-    pub struct RawFile<'a> {
-        lines: Vec<&'a str>,
-        pub entries: Vec<RawEntry>,
-        sections: Vec<Section>,
-    }
-
-    pub fn parse(text: &str) -> Option<RawFile<'_>> {
-        let lines: Vec<&str> = text.split_inclusive('\n').collect();
-        let mut entries = Vec::new();
-        let mut sections: Vec<Section> = Vec::new();
-        let mut prefix: Option<String> = None;
-        let mut i = 0;
-        while i < lines.len() {
-            let mut line = lines[i];
-            if i == 0 {
-                line = line.strip_prefix('\u{feff}').unwrap_or(line);
-            }
-            let rest = line.trim_start_matches([' ', '\t', '\r']);
-            if rest.starts_with('[') {
-                let (name, after) = header(rest)?;
-                prefix = Some(name);
-                if let Some(last) = sections.last_mut() {
-                    last.body.end = i;
-                }
-                sections.push(Section {
-                    header: i,
-                    body: i + 1..lines.len(),
-                    shared: false,
-                });
-                let after = after.trim_start_matches([' ', '\t', '\r']);
-                if blank_or_comment(after) {
-                    i += 1;
-                    continue;
-                }
-                sections.last_mut()?.shared = true;
-                let (entry, next) = entry(&lines, i, after, prefix.as_deref()?)?;
-                entries.push(entry);
-                i = next;
-                continue;
-            }
-            if blank_or_comment(rest) {
-                i += 1;
-                continue;
-            }
-            let (entry, next) = entry(&lines, i, rest, prefix.as_deref()?)?;
-            entries.push(entry);
-            i = next;
-        }
-        Some(RawFile {
-            lines,
-            entries,
-            sections,
-        })
-    }
-
-    fn blank_or_comment(s: &str) -> bool {
-        let s = s.trim_end_matches(['\n', '\r', ' ', '\t']);
-        s.is_empty() || s.starts_with(['#', ';'])
-    }
-
-    /// `[section]`, `[section "sub"]` or `[section.sub]`: the key prefix as git lists it, and
-    /// what follows the `]`.
-    fn header(s: &str) -> Option<(String, &str)> {
-        let s = s.strip_prefix('[')?;
-        let end = s
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
-            .unwrap_or(s.len());
-        let (name, rest) = s.split_at(end);
-        if name.is_empty() {
-            return None;
-        }
-        if let Some(after) = rest.strip_prefix(']') {
-            // The old `[section.sub]` form lowercases the subsection too.
-            return Some((name.to_ascii_lowercase(), after));
-        }
-        let inner = rest.trim_start_matches([' ', '\t']).strip_prefix('"')?;
-        let mut chars = inner.char_indices();
-        let mut sub = String::new();
-        while let Some((at, c)) = chars.next() {
-            match c {
-                '"' => {
-                    let after = inner[at + 1..].strip_prefix(']')?;
-                    return Some((format!("{}.{sub}", name.to_ascii_lowercase()), after));
-                }
-                '\\' => sub.push(chars.next()?.1),
-                '\n' => return None,
-                c => sub.push(c),
-            }
-        }
-        None
-    }
-
-    /// An entry starting at `s`, within line `start`: its key, the lines it spans (a value
-    /// may continue after a backslash at the end of a line), and whether its comment is ours.
-    fn entry(lines: &[&str], start: usize, s: &str, prefix: &str) -> Option<(RawEntry, usize)> {
-        let end = s
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-            .unwrap_or(s.len());
-        let (name, rest) = s.split_at(end);
-        if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
-            return None;
-        }
-        let key = format!("{prefix}.{}", name.to_ascii_lowercase());
-        let rest = rest.trim_start_matches([' ', '\t']);
-        let mut last = start;
-        let comment: Option<&str> = if let Some(value) = rest.strip_prefix('=') {
-            let mut text = value;
-            let mut in_quotes = false;
-            'lines: loop {
-                let mut chars = text.char_indices();
-                while let Some((at, c)) = chars.next() {
-                    match c {
-                        '\\' => match chars.next() {
-                            Some((_, '\n')) => {
-                                last += 1;
-                                text = lines.get(last)?;
-                                continue 'lines;
-                            }
-                            Some((_, '\r')) if text[at + 2..].starts_with('\n') => {
-                                last += 1;
-                                text = lines.get(last)?;
-                                continue 'lines;
-                            }
-                            Some(_) => {}
-                            None => break 'lines None,
-                        },
-                        '"' => in_quotes = !in_quotes,
-                        '#' | ';' if !in_quotes => break 'lines Some(&text[at..]),
-                        '\n' => break 'lines None,
-                        _ => {}
-                    }
-                }
-                break None;
-            }
-        } else if rest.starts_with(['#', ';']) {
-            Some(rest)
-        } else if blank_or_comment(rest) {
-            None
-        } else {
-            return None;
-        };
-        let marked = comment.is_some_and(|c| c[1..].trim() == MARKER);
-        Some((
-            RawEntry {
-                key,
-                lines: start..last + 1,
-                marked,
-            },
-            last + 1,
-        ))
-    }
-
-    impl RawFile<'_> {
-        /// Whether these are the entries git lists, in the same order.
-        pub fn check(&self, listing: &[Entry]) -> Result<(), ()> {
-            let same = self.entries.len() == listing.len()
-                && self
-                    .entries
-                    .iter()
-                    .zip(listing)
-                    .all(|(r, e)| r.key == e.key);
-            if same {
-                Ok(())
-            } else {
-                Err(())
-            }
-        }
-
-        /// The text without the entries at `remove`, and without the header of a section
-        /// they leave holding nothing but blank lines (as git 2.47 leaves it). `None` when
-        /// an entry to remove shares its line with a header.
-        pub fn without(&self, remove: &BTreeSet<usize>) -> Option<String> {
-            let mut dropped = vec![false; self.lines.len()];
-            for &i in remove {
-                let entry = self.entries.get(i)?;
-                if self
-                    .sections
-                    .iter()
-                    .any(|s| s.shared && s.header == entry.lines.start)
-                {
-                    return None;
-                }
-                for line in entry.lines.clone() {
-                    dropped[line] = true;
-                }
-            }
-            for section in self.sections.iter().filter(|s| !s.shared) {
-                let touched = section.body.clone().any(|l| dropped[l]);
-                let empty = section
-                    .body
-                    .clone()
-                    .all(|l| dropped[l] || self.lines[l].trim().is_empty());
-                if touched && empty {
-                    dropped[section.header] = true;
-                    for l in section.body.clone() {
-                        dropped[l] = true;
-                    }
-                }
-            }
-            Some(
-                self.lines
-                    .iter()
-                    .zip(&dropped)
-                    .filter(|(_, d)| !**d)
-                    .map(|(l, _)| *l)
-                    .collect(),
-            )
-        }
-    }
-}
-
 /// Prints `--env` output: the script on stdout, for `eval`; the notes on stderr, for people.
 pub fn print_env(output: &EnvOutput) {
     let _ = io::stdout().lock().write_all(output.script.as_bytes());
@@ -1319,7 +1017,7 @@ mod tests {
     #[test]
     fn raw_lines_match_gits_listing_and_show_our_marker() {
         let text = "\u{feff}# top\n[core]\n\tbare = false ; c\n[credential \"https://h:8443\"]\n\thelper =  # added by git-credential-gitlab-ci\n\thelper = \"/x/git-credential-gitlab-ci # not a comment\" # added by git-credential-gitlab-ci\n\tuseHttpPath\n[Remote \"o\\\"q\"] url = a\\\n  b # added by someone\n[a.B]\n\tk = \"x;y\"\\\n\tz\n";
-        let raw = lines::parse(text).unwrap();
+        let raw = parse_config_lines(text).unwrap();
         let git = listing(text);
         raw.check(&git).unwrap();
         let marks: Vec<bool> = raw.entries.iter().map(|e| e.marked).collect();
@@ -1331,7 +1029,7 @@ mod tests {
     #[test]
     fn removing_lines_drops_a_section_left_empty_as_git_does() {
         let text = "[http]\n\tsslCAInfo = /ca.pem\n[credential \"https://h\"]\n\thelper =  # added by git-credential-gitlab-ci\n\thelper = /x # added by git-credential-gitlab-ci\n[user]\n\tname = Me\n";
-        let raw = lines::parse(text).unwrap();
+        let raw = parse_config_lines(text).unwrap();
         assert_eq!(
             raw.without(&BTreeSet::from([1, 2])).unwrap(),
             "[http]\n\tsslCAInfo = /ca.pem\n[user]\n\tname = Me\n"
@@ -1342,12 +1040,12 @@ mod tests {
         );
         // A section that holds a comment keeps its header, as git keeps it.
         let text = "[credential \"https://h\"]\n# mine\n\thelper = /x\n";
-        let raw = lines::parse(text).unwrap();
+        let raw = parse_config_lines(text).unwrap();
         assert_eq!(
             raw.without(&BTreeSet::from([0])).unwrap(),
             "[credential \"https://h\"]\n# mine\n"
         );
-        let shared = lines::parse("[credential \"https://h\"] helper = /x\n").unwrap();
+        let shared = parse_config_lines("[credential \"https://h\"] helper = /x\n").unwrap();
         assert!(shared.without(&BTreeSet::from([0])).is_none());
     }
 

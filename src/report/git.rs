@@ -231,7 +231,7 @@ pub fn classify(value: &str) -> HelperKind {
         .and_then(|p| p.canonicalize().ok())
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    if crate::setup::is_our_helper(value, &exe) {
+    if crate::git::is_our_helper(value, &exe) {
         return HelperKind::Ours;
     }
     if let Some(shell) = value.strip_prefix('!') {
