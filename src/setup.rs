@@ -87,8 +87,8 @@ pub enum SetupError {
     Unreadable { path: PathBuf, problem: String },
     #[error("{} changed while it was being edited; run the command again", .0.display())]
     Changed(PathBuf),
-    #[error("GIT_CONFIG_COUNT entries in the environment: {0}")]
-    Environment(String),
+    #[error(transparent)]
+    Environment(#[from] crate::git::EnvError),
 }
 
 impl Setup {
@@ -674,30 +674,6 @@ impl Drop for Lock {
     }
 }
 
-/// `GIT_CONFIG_COUNT` entries, as git reads them, in order.
-pub fn env_entries(
-    env: impl Fn(&str) -> Option<String>,
-) -> Result<Vec<(String, String)>, SetupError> {
-    let Some(count) = env("GIT_CONFIG_COUNT").filter(|c| !c.is_empty()) else {
-        return Ok(Vec::new());
-    };
-    let count: usize = count.trim().parse().map_err(|_| {
-        SetupError::Environment("GIT_CONFIG_COUNT is not a number, and git refuses it too".into())
-    })?;
-    (0..count)
-        .map(|n| {
-            let key = env(&format!("GIT_CONFIG_KEY_{n}"));
-            let value = env(&format!("GIT_CONFIG_VALUE_{n}"));
-            match (key, value) {
-                (Some(k), Some(v)) if !k.is_empty() => Ok((k, v)),
-                _ => Err(SetupError::Environment(format!(
-                    "GIT_CONFIG_KEY_{n} or GIT_CONFIG_VALUE_{n} is missing, and git refuses that too"
-                ))),
-            }
-        })
-        .collect()
-}
-
 /// What `--env` prints: shell for `eval` on stdout, and words for the person on stderr.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct EnvOutput {
@@ -831,11 +807,6 @@ pub fn print_env(output: &EnvOutput) {
     for note in &output.notes {
         let _ = writeln!(err, "git-credential-gitlab-ci: {note}");
     }
-}
-
-/// `GIT_CONFIG_*` as this process sees it; empty values count (a reset is one).
-pub fn process_env(name: &str) -> Option<String> {
-    std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
 }
 
 /// The path to this executable as the helper string should name it.
@@ -1180,35 +1151,6 @@ mod tests {
              unset GIT_CONFIG_KEY_3 GIT_CONFIG_VALUE_3\n"
         );
         assert_eq!(unconfigure_env(&s, &existing).script, "");
-    }
-
-    #[test]
-    fn env_entries_are_read_as_git_reads_them() {
-        let vars = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        assert_eq!(env_entries(vars(&[])).unwrap(), []);
-        assert_eq!(
-            env_entries(vars(&[
-                ("GIT_CONFIG_COUNT", "1"),
-                ("GIT_CONFIG_KEY_0", "a.b"),
-                ("GIT_CONFIG_VALUE_0", "")
-            ]))
-            .unwrap(),
-            env(&[("a.b", "")])
-        );
-        assert!(env_entries(vars(&[
-            ("GIT_CONFIG_COUNT", "2"),
-            ("GIT_CONFIG_KEY_0", "a.b"),
-            ("GIT_CONFIG_VALUE_0", "")
-        ]))
-        .is_err());
-        assert!(env_entries(vars(&[("GIT_CONFIG_COUNT", "x")])).is_err());
     }
 
     #[test]

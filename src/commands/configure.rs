@@ -23,7 +23,7 @@ pub fn run(
         let config = Config::load(flags, &ProcessEnv)?;
         let setup = Setup::new(&config, &setup::current_exe()?, &options)?;
         if target.env {
-            let existing = setup::env_entries(setup::process_env)?;
+            let existing = crate::git::env_entries(crate::git::process_env)?;
             setup::print_env(&if configure {
                 setup::configure_env(&setup, &existing)
             } else {
