@@ -19,11 +19,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use crate::config::{Config, Flags, ProcessEnv};
-use crate::git::{self, Entry, Source, Url};
+use crate::git::{self, Entry, GitError, Source, Url};
 use crate::token::first_token;
 use crate::token::Token;
 
@@ -55,8 +54,8 @@ pub enum Fix {
 pub enum ScrubError {
     #[error("not inside a git repository: run scrub in the checkout to clean")]
     NotARepository,
-    #[error("{what}: {problem}")]
-    Git { what: String, problem: String },
+    #[error(transparent)]
+    Git(GitError),
 }
 
 /// Whether `url` carries credentials: a password, or a user that is a token we serve.
@@ -200,9 +199,11 @@ fn apply(change: &Change, is_token: &dyn Fn(&str) -> bool) -> Result<(), ScrubEr
     let mut calls: Vec<Vec<String>> = Vec::new();
     match &change.fix {
         Fix::StripUrl { key, from, to } => {
-            let pattern = userinfo_pattern(from).ok_or_else(|| ScrubError::Git {
-                what: key.clone(),
-                problem: "the URL has no userinfo after all".to_owned(),
+            let pattern = userinfo_pattern(from).ok_or_else(|| {
+                ScrubError::Git(GitError {
+                    what: key.clone(),
+                    problem: "the URL has no userinfo after all".to_owned(),
+                })
             })?;
             calls.push(vec![
                 "--replace-all".into(),
@@ -227,20 +228,22 @@ fn apply(change: &Change, is_token: &dyn Fn(&str) -> bool) -> Result<(), ScrubEr
         }
     }
     for args in calls {
-        let out = Command::new("git")
+        let out = git::command()
             .args(["config", "--file"])
             .arg(&change.file)
             .args(&args)
             .output()
-            .map_err(|e| ScrubError::Git {
-                what: format!("running git config on {}", change.file.display()),
-                problem: e.to_string(),
+            .map_err(|e| {
+                ScrubError::Git(GitError {
+                    what: format!("running git config on {}", change.file.display()),
+                    problem: e.to_string(),
+                })
             })?;
         if !out.status.success() {
-            return Err(ScrubError::Git {
+            return Err(ScrubError::Git(GitError {
                 what: describe(change, is_token),
                 problem: mask_text(&String::from_utf8_lossy(&out.stderr), is_token),
-            });
+            }));
         }
     }
     Ok(())
@@ -266,12 +269,14 @@ fn mask_text(text: &str, is_token: &dyn Fn(&str) -> bool) -> String {
 /// The repository's own entries, included files too: its local and worktree config, and
 /// the config of every submodule's git directory under `.git/modules`.
 fn repository_entries() -> Result<Vec<Entry>, ScrubError> {
-    let out = Command::new("git")
+    let out = git::command()
         .args(["rev-parse", "--path-format=absolute", "--git-common-dir"])
         .output()
-        .map_err(|e| ScrubError::Git {
-            what: "running git".to_owned(),
-            problem: e.to_string(),
+        .map_err(|e| {
+            ScrubError::Git(GitError {
+                what: "running git".to_owned(),
+                problem: e.to_string(),
+            })
         })?;
     if !out.status.success() {
         return Err(ScrubError::NotARepository);
@@ -279,7 +284,7 @@ fn repository_entries() -> Result<Vec<Entry>, ScrubError> {
     let common = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n'));
     // git names a repository's files relative to the top of the work tree (a bare
     // repository's directory), where it moves before reading config, not to where it runs.
-    let top = Command::new("git")
+    let top = git::command()
         .args(["rev-parse", "--show-toplevel"])
         .output()
         .ok()
@@ -287,15 +292,17 @@ fn repository_entries() -> Result<Vec<Entry>, ScrubError> {
         .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n')))
         .unwrap_or_else(|| common.clone());
     let mut entries: Vec<Entry> = git::read(Some(&top))
-        .map_err(|e| ScrubError::Git {
-            what: "reading the repository's config".to_owned(),
-            problem: e.to_string(),
+        .map_err(|e| {
+            ScrubError::Git(GitError {
+                what: "reading the repository's config".to_owned(),
+                problem: e.to_string(),
+            })
         })?
         .into_iter()
         .filter(|e| matches!(e.scope.as_str(), "local" | "worktree"))
         .collect();
     for config in module_configs(&common.join("modules"), 0) {
-        let out = Command::new("git")
+        let out = git::command()
             .args(["config", "--file"])
             .arg(&config)
             .args([

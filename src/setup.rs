@@ -27,7 +27,7 @@ use std::process::{Command, Output};
 use crate::config::{Config, Flags};
 use crate::git::{
     self, is_our_helper, normalise_key, parse_config_lines, shell_quote, single_quote, Entry,
-    MARKER,
+    GitError, MARKER,
 };
 use crate::token::TokenSource;
 
@@ -75,8 +75,8 @@ pub enum SetupError {
     NothingServed(String),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
-    #[error("{what}: {problem}")]
-    Git { what: String, problem: String },
+    #[error(transparent)]
+    Git(#[from] GitError),
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
     #[error("{} is not valid UTF-8, which a helper string cannot hold", .0.display())]
@@ -335,11 +335,7 @@ pub fn resolve(target: &Target) -> Result<PathBuf, SetupError> {
         Target::File(path) => Ok(path.clone()),
         Target::Local => {
             let dir = git_stdout(
-                Command::new("git").args([
-                    "rev-parse",
-                    "--path-format=absolute",
-                    "--git-common-dir",
-                ]),
+                git::command().args(["rev-parse", "--path-format=absolute", "--git-common-dir"]),
                 "--local: finding the repository",
             )?;
             Ok(PathBuf::from(dir.trim_end_matches('\n')).join("config"))
@@ -348,23 +344,23 @@ pub fn resolve(target: &Target) -> Result<PathBuf, SetupError> {
             // `git var` prints the XDG file, then ~/.gitconfig (or only $GIT_CONFIG_GLOBAL).
             // Like git, write the XDG file only when it exists and ~/.gitconfig does not.
             let out = git_stdout(
-                Command::new("git").args(["var", "GIT_CONFIG_GLOBAL"]),
+                git::command().args(["var", "GIT_CONFIG_GLOBAL"]),
                 "--global: finding the global config file (git 2.42 or later; or use --file)",
             )?;
             let paths: Vec<PathBuf> = out.lines().map(PathBuf::from).collect();
             match &paths[..] {
                 [xdg, user] if !user.exists() && xdg.exists() => Ok(xdg.clone()),
                 [.., user] => Ok(user.clone()),
-                [] => Err(SetupError::Git {
+                [] => Err(SetupError::Git(GitError {
                     what: "--global".to_owned(),
                     problem: "git knows no global config file (is HOME set?); use --file"
                         .to_owned(),
-                }),
+                })),
             }
         }
         Target::System => {
             let out = git_stdout(
-                Command::new("git").args(["var", "GIT_CONFIG_SYSTEM"]),
+                git::command().args(["var", "GIT_CONFIG_SYSTEM"]),
                 "--system: finding the system config file (git 2.42 or later; or use --file)",
             )?;
             Ok(PathBuf::from(out.trim_end_matches('\n')))
@@ -379,18 +375,7 @@ fn git_stdout(cmd: &mut Command, what: &str) -> Result<String, SetupError> {
 
 /// Runs git; a failure carries git's own message.
 fn run(cmd: &mut Command, what: &str) -> Result<Output, SetupError> {
-    let out = cmd.output().map_err(|e| SetupError::Git {
-        what: what.to_owned(),
-        problem: format!("could not run git: {e}"),
-    })?;
-    if out.status.success() {
-        Ok(out)
-    } else {
-        Err(SetupError::Git {
-            what: what.to_owned(),
-            problem: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        })
-    }
+    Ok(git::run(cmd, what)?)
 }
 
 /// Every entry in `path` itself (not its includes), in order; none when it does not exist.
@@ -399,10 +384,12 @@ fn list(path: &Path) -> Result<Vec<Entry>, SetupError> {
         return Ok(Vec::new());
     }
     let out = run(
-        Command::new("git")
-            .args(["config", "--file"])
-            .arg(path)
-            .args(["--list", "--show-scope", "--show-origin", "-z"]),
+        git::command().args(["config", "--file"]).arg(path).args([
+            "--list",
+            "--show-scope",
+            "--show-origin",
+            "-z",
+        ]),
         &format!("reading {}", path.display()),
     )?;
     Ok(git::parse_list(&out.stdout))
@@ -412,7 +399,7 @@ fn list(path: &Path) -> Result<Vec<Entry>, SetupError> {
 fn add(path: &Path, key: &str, value: &str) -> Result<(), SetupError> {
     let what = format!("writing {key} to {}", path.display());
     let command = |comment: bool| {
-        let mut cmd = Command::new("git");
+        let mut cmd = git::command();
         cmd.args(["config", "--file"]).arg(path);
         if comment {
             cmd.args(["--comment", MARKER]);
@@ -421,7 +408,7 @@ fn add(path: &Path, key: &str, value: &str) -> Result<(), SetupError> {
         cmd
     };
     match run(&mut command(true), &what) {
-        Err(SetupError::Git { problem, .. }) if problem.contains("comment") => {
+        Err(SetupError::Git(GitError { problem, .. })) if problem.contains("comment") => {
             // git before 2.45: untagged. `unconfigure` still finds the reset right before
             // our helper, but cannot tell a useHttpPath of ours from the user's.
             run(&mut command(false), &what).map(drop)

@@ -226,3 +226,19 @@ fn the_checker_sees_a_cycle_when_there_is_one() {
     );
     assert_eq!(paths_after(&code, "super::"), [vec!["x", "y"]]);
 }
+
+#[test]
+fn git_is_started_in_one_module_only() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    source_files(&src, &mut files);
+    let starters: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            let code = std::fs::read_to_string(f).unwrap();
+            code.contains("Command::new(\"git\")")
+        })
+        .map(|f| module_name(&src, f))
+        .collect();
+    assert_eq!(starters, ["git::runner"]);
+}

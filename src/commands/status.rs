@@ -48,7 +48,7 @@ pub fn run(
 /// `insteadOf` rewriting, which the report shows as a finding of its own.
 fn origin_push_url() -> Option<(String, String)> {
     let get = |key: &str| {
-        let out = std::process::Command::new("git")
+        let out = crate::git::command()
             .args(["config", "--get", key])
             .stderr(std::process::Stdio::null())
             .output()

@@ -8,7 +8,6 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::Serialize;
 
@@ -68,7 +67,7 @@ impl Entry {
 
 /// Reads every entry git sees when run in `dir` (a repository or not).
 pub fn read(dir: Option<&Path>) -> io::Result<Vec<Entry>> {
-    let mut cmd = Command::new("git");
+    let mut cmd = super::runner::command();
     if let Some(dir) = dir {
         cmd.arg("-C").arg(dir);
     }
@@ -112,7 +111,7 @@ fn clean(path: &Path) -> PathBuf {
 }
 
 fn top_level(dir: &Path) -> Option<PathBuf> {
-    let out = Command::new("git")
+    let out = super::runner::command()
         .arg("-C")
         .arg(dir)
         .args(["rev-parse", "--show-toplevel"])

@@ -1,4 +1,4 @@
-//! git itself: its configuration as git reads it ([`config`]), the URL rules git applies to
+//! git itself, started only by [`runner`]: its configuration as git reads it ([`config`]), the URL rules git applies to
 //! it ([`url`]), helper values as git runs them ([`helper`]), the
 //! `GIT_CONFIG_COUNT` entries of the environment ([`env`]), and the line-level reading and
 //! editing of config files that removing exactly our entries needs ([`editor`]).
@@ -7,10 +7,12 @@ mod config;
 mod editor;
 mod env;
 mod helper;
+mod runner;
 mod url;
 
 pub use config::{normalise_key, parse_list, read, rewrite, Entry, Source};
 pub use editor::{parse as parse_config_lines, MARKER};
 pub use env::{env_entries, process_env, EnvError};
 pub use helper::{is_our_helper, shell_quote, single_quote};
+pub use runner::{command, run, GitError};
 pub use url::{has_password, mask_password, strip_userinfo, Url};
