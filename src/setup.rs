@@ -26,8 +26,8 @@ use std::process::{Command, Output};
 
 use crate::config::{Config, Flags};
 use crate::git::{
-    self, is_our_helper, normalise_key, parse_config_lines, shell_quote, single_quote, Entry,
-    GitError, MARKER,
+    self, is_our_helper, is_true, normalise_key, parse_config_lines, shell_quote, single_quote,
+    Entry, GitError, MARKER,
 };
 use crate::token::TokenSource;
 
@@ -249,11 +249,6 @@ pub fn ours_and_resets(values: &[(Option<&str>, bool)], exe: &str) -> Vec<usize>
         }
     }
     ours.into_iter().collect()
-}
-
-/// Whether git reads a config value as boolean true.
-fn is_true(value: Option<&str>) -> bool {
-    value.is_none_or(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1"))
 }
 
 /// One key's entries in a file's listing: their positions in it, values and markers.

@@ -175,6 +175,12 @@ fn mark_environment_entries(entries: &mut [Entry], env: impl Fn(&str) -> Option<
     }
 }
 
+/// Whether git reads a config value as boolean true: no `=` at all, or true/yes/on/1 in
+/// any case.
+pub fn is_true(value: Option<&str>) -> bool {
+    value.is_none_or(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1"))
+}
+
 /// Lowercases the section and the name, as git stores keys.
 pub fn normalise_key(key: &str) -> String {
     let Some((section, rest)) = key.split_once('.') else {

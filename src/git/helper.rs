@@ -1,7 +1,11 @@
-//! Helper values as git runs them: quoting a word for `/bin/sh`, and whether a
-//! `credential.helper` value runs this program.
+//! Helper values as git runs them: what kind of helper a `credential.helper` value runs
+//! (this program, a storage helper, GitLab Runner's inline one, another), and quoting a
+//! word for `/bin/sh`.
 
 use std::borrow::Cow;
+use std::path::Path;
+
+use serde::Serialize;
 
 /// `arg` as one `/bin/sh` word: as is when every byte is in a set the shell never treats
 /// specially, else single-quoted.
@@ -68,4 +72,52 @@ fn first_shell_word(command: &str) -> Option<String> {
         }
     }
     (!word.is_empty()).then_some(word)
+}
+
+/// Helpers that store what git gives them: each would persist our token on `store`.
+const STORAGE_HELPERS: [&str; 9] = [
+    "store",
+    "cache",
+    "osxkeychain",
+    "libsecret",
+    "wincred",
+    "manager",
+    "manager-core",
+    "gnome-keyring",
+    "netrc",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HelperKind {
+    Ours,
+    Storage,
+    /// GitLab Runner's per-job inline helper (FF_GIT_URLS_WITHOUT_TOKENS on).
+    Runner,
+    Other,
+}
+
+/// What kind of helper a `credential.helper` value runs; `exe` is this program's path.
+pub fn classify(value: &str, exe: &str) -> HelperKind {
+    if is_our_helper(value, exe) {
+        return HelperKind::Ours;
+    }
+    if let Some(shell) = value.strip_prefix('!') {
+        return if shell.contains("CI_JOB_TOKEN") {
+            HelperKind::Runner
+        } else {
+            HelperKind::Other
+        };
+    }
+    let first = value.split_whitespace().next().unwrap_or("");
+    let name = Path::new(first)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(first);
+    let name = name.strip_prefix("git-credential-").unwrap_or(name);
+    if STORAGE_HELPERS.contains(&name) {
+        HelperKind::Storage
+    } else {
+        HelperKind::Other
+    }
 }

@@ -10,9 +10,11 @@ mod helper;
 mod runner;
 mod url;
 
-pub use config::{normalise_key, parse_list, read, rewrite, Entry, Source};
+pub use config::{is_true, normalise_key, parse_list, read, rewrite, Entry, Source};
 pub use editor::{parse as parse_config_lines, MARKER};
 pub use env::{env_entries, process_env, EnvError};
-pub use helper::{is_our_helper, shell_quote, single_quote};
+pub use helper::{
+    classify as classify_helper, is_our_helper, shell_quote, single_quote, HelperKind,
+};
 pub use runner::{command, run, GitError};
 pub use url::{has_password, mask_password, strip_userinfo, Url};

@@ -12,31 +12,8 @@ use serde::Serialize;
 
 use super::line::Line;
 use crate::credential::Credential;
-use crate::git::{self, Entry, Url};
+use crate::git::{self, Entry, HelperKind, Url};
 use crate::token::Token;
-
-/// Helpers that store what git gives them: each would persist our token on `store`.
-const STORAGE_HELPERS: [&str; 9] = [
-    "store",
-    "cache",
-    "osxkeychain",
-    "libsecret",
-    "wincred",
-    "manager",
-    "manager-core",
-    "gnome-keyring",
-    "netrc",
-];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HelperKind {
-    Ours,
-    Storage,
-    /// GitLab Runner's per-job inline helper (FF_GIT_URLS_WITHOUT_TOKENS on).
-    Runner,
-    Other,
-}
 
 /// One `credential.helper` entry that applies to the URL, in the order git reads them.
 #[derive(Debug, Serialize)]
@@ -224,34 +201,14 @@ fn helper_chain(entries: &[Entry], target: &Url, lines: &mut Vec<Line>) -> (Vec<
     (steps, ours.is_some())
 }
 
-/// What kind of helper a `credential.helper` value runs.
-pub fn classify(value: &str) -> HelperKind {
+/// What kind of helper a `credential.helper` value runs, this program being the one running.
+fn classify(value: &str) -> HelperKind {
     let exe = std::env::current_exe()
         .ok()
         .and_then(|p| p.canonicalize().ok())
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    if crate::git::is_our_helper(value, &exe) {
-        return HelperKind::Ours;
-    }
-    if let Some(shell) = value.strip_prefix('!') {
-        return if shell.contains("CI_JOB_TOKEN") {
-            HelperKind::Runner
-        } else {
-            HelperKind::Other
-        };
-    }
-    let first = value.split_whitespace().next().unwrap_or("");
-    let name = Path::new(first)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or(first);
-    let name = name.strip_prefix("git-credential-").unwrap_or(name);
-    if STORAGE_HELPERS.contains(&name) {
-        HelperKind::Storage
-    } else {
-        HelperKind::Other
-    }
+    crate::git::classify_helper(value, &exe)
 }
 
 /// A helper in words, without arguments that could hold a secret.
@@ -306,12 +263,7 @@ fn path_scope_lines(entries: &[Entry], target: &Url, served: &[Credential], line
                 && name == "usehttppath"
                 && sub.is_none_or(|p| Url::parse(p).is_some_and(|p| target.matched_by(&p)))
         })
-        .is_some_and(|e| {
-            matches!(
-                e.value.as_deref().map(str::to_ascii_lowercase).as_deref(),
-                None | Some("true" | "yes" | "on" | "1")
-            )
-        });
+        .is_some_and(|e| git::is_true(e.value.as_deref()));
     if !use_http_path {
         for c in scoped {
             lines.push(Line::problem(
