@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
-pub use super::process::Run;
 use super::process::Process;
+pub use super::process::Run;
 pub use super::programs::{binary, helper_command};
 
 /// A job token as GitLab 19 issues them: `glcbt-` then a JWT whose payload has `exp`.
