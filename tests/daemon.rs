@@ -18,7 +18,7 @@ use crate::support::daemon::{
 };
 use crate::support::helper::{binary, helper_command, run_helper, TOKEN};
 use crate::support::process::{Process, Run};
-use crate::support::programs::setpriv_command;
+use crate::support::programs::{carry_git_env, setpriv_command};
 use crate::support::sandbox::Sandbox;
 use crate::support::scenario::Scenario;
 
@@ -46,14 +46,12 @@ fn fingerprint(token: &str) -> String {
         .collect()
 }
 
-/// `binary --socket S <args>` with an empty environment but for HOME.
+/// `binary --socket S <args>` with an empty environment but for HOME and the git under test
+/// (`status` runs git).
 fn ours(socket: &Path, args: &[&str]) -> Command {
     let mut cmd = helper_command();
-    cmd.arg("--socket")
-        .arg(socket)
-        .args(args)
-        .env_clear()
-        .env("HOME", "/nonexistent");
+    cmd.arg("--socket").arg(socket).args(args).env_clear();
+    carry_git_env(&mut cmd).env("HOME", "/nonexistent");
     cmd
 }
 

@@ -229,13 +229,18 @@ impl Process {
         };
         // Dropped here, after the exit, when held open.
         drop(writer.join());
+        let group = child.id() as i32;
         let collect = |pipe: Pipe, name: &str| {
             let (bytes, eof) = pipe.finish(PIPE_GRACE);
-            assert!(
-                eof,
-                "{name} of {what} is held open after it exited (a leftover process?); so far:\n{}",
-                String::from_utf8_lossy(&bytes)
-            );
+            if !eof {
+                // SAFETY: as above; whatever is left of the child's process group holds the
+                // pipe, and must not outlive the test.
+                unsafe { libc::kill(-group, libc::SIGKILL) };
+                panic!(
+                    "{name} of {what} is held open after it exited (a leftover process?); so far:\n{}",
+                    String::from_utf8_lossy(&bytes)
+                );
+            }
             bytes
         };
         Ok(Run {
