@@ -4,80 +4,35 @@
 //! these commands ever prints a token.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::support::git_server::GitServer;
 use crate::support::helper::{assert_nowhere_under, binary, TOKEN};
-use crate::support::sandbox::{run_command, Sandbox};
+use crate::support::process::{self, Run};
+use crate::support::sandbox::Sandbox;
+use crate::support::scenario::{Scenario, PROJECT};
 
-const PROJECT: &str = "group/project.git";
 /// A token only our helper is told about, in `MY_TOKEN`.
 const OTHER_TOKEN: &str = "glpat-OnlyOurHelperReadsThis42";
 
-struct Run {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    #[track_caller]
-    fn assert_ok(self) -> Run {
-        assert!(
-            self.ok,
-            "failed\nstdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-}
-
-/// The sandbox's isolated environment, for a program other than git, run in `dir`.
-fn command(sandbox: &Sandbox, program: &str, dir: &str) -> Command {
-    let git = sandbox.git();
-    let mut cmd = Command::new(program);
-    cmd.env_clear().current_dir(sandbox.work().join(dir));
-    for (key, value) in git.get_envs() {
-        if let Some(value) = value {
-            cmd.env(key, value);
-        }
-    }
-    cmd.env("BIN", binary());
-    cmd
-}
-
-/// Runs `program` and checks that no token appears in what it printed.
-fn run(mut cmd: Command) -> Run {
-    let out = run_command({
-        cmd.stdin(std::process::Stdio::null());
-        cmd
-    });
-    let run = Run {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    for token in [TOKEN, OTHER_TOKEN] {
-        assert!(
-            !run.stdout.contains(token) && !run.stderr.contains(token),
-            "a token was printed\nstdout: {}\nstderr: {}",
-            run.stdout,
-            run.stderr
-        );
-    }
+/// Our binary in the sandbox's environment, in `work()/dir`; none of these commands may print
+/// a token.
+#[track_caller]
+fn ours(sandbox: &Sandbox, dir: &str, args: &[&str]) -> Run {
+    let run = sandbox.helper(dir, args);
+    run.assert_not_printed(&[TOKEN, OTHER_TOKEN]);
     run
 }
 
-fn ours(sandbox: &Sandbox, dir: &str, args: &[&str]) -> Run {
-    let mut cmd = command(sandbox, binary(), dir);
-    cmd.args(args);
-    run(cmd)
-}
-
+/// A shell script in the sandbox's environment, in `work()/dir`, with our binary in `$BIN`;
+/// it must not print a token either.
+#[track_caller]
 fn sh(sandbox: &Sandbox, dir: &str, script: &str) -> Run {
-    let mut cmd = command(sandbox, "sh", dir);
-    cmd.args(["-c", script]);
-    run(cmd)
+    let mut cmd = sandbox.command(std::process::Command::new("sh"));
+    cmd.args(["-c", script])
+        .current_dir(sandbox.work().join(dir))
+        .env("BIN", binary());
+    let run = process::run(cmd);
+    run.assert_not_printed(&[TOKEN, OTHER_TOKEN]);
+    run
 }
 
 fn canonical_binary() -> String {
@@ -95,35 +50,17 @@ fn lines(out: &[u8]) -> Vec<String> {
         .collect()
 }
 
-fn server_ref(server: &GitServer, reference: &str) -> String {
-    let out = Command::new("git")
-        .arg("--git-dir")
-        .arg(server.repo_path(PROJECT))
-        .args(["rev-parse", "--verify", "--quiet", reference])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-fn commit(sandbox: &Sandbox, dir: &str, file: &str) -> String {
-    std::fs::write(sandbox.work().join(dir).join(file), "changed\n").unwrap();
-    sandbox.run_ok(&["-C", dir, "add", file]);
-    sandbox.run_ok(&["-C", dir, "commit", "--quiet", "-m", file]);
-    let head = sandbox.run_ok(&["-C", dir, "rev-parse", "HEAD"]);
-    String::from_utf8(head.stdout).unwrap().trim().to_owned()
-}
-
 /// A checkout as GitLab Runner prepares one: `git init`, the remote, and the per-job file
 /// `<dir>.tmp/.gitlab-runner.ext.conf` included from `.git/config`, written by `ext_conf`.
 fn runner_checkout(sandbox: &Sandbox, remote: &str, ext_conf: impl Fn(&Path)) -> PathBuf {
-    sandbox.run_ok(&["init", "--quiet", "--initial-branch=main", "project"]);
-    sandbox.run_ok(&["-C", "project", "remote", "add", "origin", remote]);
+    sandbox.run_ok(["init", "--quiet", "--initial-branch=main", "project"]);
+    sandbox.run_ok(["-C", "project", "remote", "add", "origin", remote]);
     let tmp = sandbox.work().join("project.tmp");
     std::fs::create_dir(&tmp).unwrap();
     let ext = tmp.join(".gitlab-runner.ext.conf");
     std::fs::write(&ext, "").unwrap();
     ext_conf(&ext);
-    sandbox.run_ok(&[
+    sandbox.run_ok([
         "-C",
         "project",
         "config",
@@ -135,51 +72,53 @@ fn runner_checkout(sandbox: &Sandbox, remote: &str, ext_conf: impl Fn(&Path)) ->
 
 #[test]
 fn configure_global_twice_pushes_and_unconfigure_restores_the_file() {
-    let server = GitServer::start_local("gitlab-ci-token", TOKEN);
-    server.create_repo(PROJECT);
-    let sandbox = Sandbox::new();
-    sandbox.trust(&GitServer::ca_pem_path());
-    sandbox
-        .env("CI_SERVER_URL", server.url())
-        .env("CI_JOB_TOKEN", TOKEN);
+    let job = Scenario::new()
+        .server("gitlab-ci-token", TOKEN)
+        .in_job(TOKEN);
+    let (server, sandbox) = (job.served(), job.sandbox());
     let global = sandbox.global_config_path();
     let before = std::fs::read(&global).unwrap();
 
-    let first = ours(&sandbox, ".", &["configure", "--global"]).assert_ok();
-    assert!(first.stdout.contains("added to"), "{}", first.stdout);
-    let configured = std::fs::read(&global).unwrap();
-    let second = ours(&sandbox, ".", &["configure", "--global"]).assert_ok();
+    let first = ours(sandbox, ".", &["configure", "--global"]).assert_success();
     assert!(
-        second.stdout.contains("already configured") && second.stdout.contains("nothing changed"),
+        first.stdout_str().contains("added to"),
         "{}",
-        second.stdout
+        first.stdout_str()
+    );
+    let configured = std::fs::read(&global).unwrap();
+    let second = ours(sandbox, ".", &["configure", "--global"]).assert_success();
+    assert!(
+        second.stdout_str().contains("already configured")
+            && second.stdout_str().contains("nothing changed"),
+        "{}",
+        second.stdout_str()
     );
     assert_eq!(std::fs::read(&global).unwrap(), configured);
     let key = format!("credential.{}.helper", server.url());
-    let helpers = sandbox.run_ok(&["config", "--global", "--get-all", &key]);
+    let helpers = sandbox.run_ok(["config", "--global", "--get-all", &key]);
     assert_eq!(lines(&helpers.stdout), ["".to_owned(), canonical_binary()]);
 
-    let url = format!("{}/{PROJECT}", server.url());
-    sandbox.run_ok(&["clone", "--quiet", &url, "clone"]);
-    let head = commit(&sandbox, "clone", "VERSION");
-    sandbox.run_ok(&["-C", "clone", "push", "--quiet", "origin", "main"]);
-    assert_eq!(server_ref(&server, "refs/heads/main"), head);
+    let url = job.url();
+    sandbox.run_ok(["clone", "--quiet", &url, "clone"]);
+    let head = job.commit("clone", "VERSION", "changed\n");
+    sandbox.run_ok(["-C", "clone", "push", "--quiet", "origin", "main"]);
+    assert_eq!(job.server_ref("refs/heads/main"), head);
 
-    let removed = ours(&sandbox, ".", &["unconfigure", "--global"]).assert_ok();
+    let removed = ours(sandbox, ".", &["unconfigure", "--global"]).assert_success();
     assert!(
-        removed.stdout.contains("removed from"),
+        removed.stdout_str().contains("removed from"),
         "{}",
-        removed.stdout
+        removed.stdout_str()
     );
     assert_eq!(
         String::from_utf8(std::fs::read(&global).unwrap()).unwrap(),
         String::from_utf8(before.clone()).unwrap()
     );
-    let again = ours(&sandbox, ".", &["unconfigure", "--global"]).assert_ok();
+    let again = ours(sandbox, ".", &["unconfigure", "--global"]).assert_success();
     assert!(
-        again.stdout.contains("nothing to remove"),
+        again.stdout_str().contains("nothing to remove"),
         "{}",
-        again.stdout
+        again.stdout_str()
     );
     assert_eq!(std::fs::read(&global).unwrap(), before);
 }
@@ -204,9 +143,9 @@ fn configure_env_appends_after_existing_entries_and_unconfigure_env_takes_them_b
         echo "after=$GIT_CONFIG_COUNT"
         git config --get-all credential.https://gitlab.example.com.helper
     "#;
-    let out = sh(&sandbox, ".", script).assert_ok();
+    let out = sh(&sandbox, ".", script).assert_success();
     assert_eq!(
-        out.stdout.lines().collect::<Vec<_>>(),
+        out.stdout_str().lines().collect::<Vec<_>>(),
         [
             "cache --timeout=60",
             "",
@@ -217,33 +156,30 @@ fn configure_env_appends_after_existing_entries_and_unconfigure_env_takes_them_b
             "cache --timeout=60",
         ],
         "stderr: {}",
-        out.stderr
+        out.stderr_str()
     );
     assert!(
-        out.stderr
+        out.stderr_str()
             .contains("already configured in this environment"),
         "{}",
-        out.stderr
+        out.stderr_str()
     );
 }
 
 #[test]
 fn scrub_removes_the_runners_tokens_and_the_push_then_goes_through_our_helper() {
-    let server = GitServer::start_local("gitlab-ci-token", TOKEN);
-    server.create_repo(PROJECT);
-    let sandbox = Sandbox::new();
-    sandbox.trust(&GitServer::ca_pem_path());
-    sandbox
-        .env("CI_SERVER_URL", server.url())
-        .env("CI_JOB_TOKEN", TOKEN);
-    let plain = format!("{}/{PROJECT}", server.url());
+    let job = Scenario::new()
+        .server("gitlab-ci-token", TOKEN)
+        .in_job(TOKEN);
+    let (server, sandbox) = (job.served(), job.sandbox());
+    let plain = job.url();
     // FF_GIT_URLS_WITHOUT_TOKENS off: older runners put the token in the remote URL, newer
     // ones in an insteadOf rule in the per-job file. Both at once here.
     let with_token = format!(
         "https://gitlab-ci-token:{TOKEN}@{}/{PROJECT}",
         server.host()
     );
-    let ext = runner_checkout(&sandbox, &with_token, |ext| {
+    let ext = runner_checkout(sandbox, &with_token, |ext| {
         std::fs::write(
             ext,
             format!(
@@ -254,8 +190,8 @@ fn scrub_removes_the_runners_tokens_and_the_push_then_goes_through_our_helper() 
         )
         .unwrap()
     });
-    sandbox.run_ok(&["-C", "project", "fetch", "--quiet", "origin"]);
-    sandbox.run_ok(&[
+    sandbox.run_ok(["-C", "project", "fetch", "--quiet", "origin"]);
+    sandbox.run_ok([
         "-C",
         "project",
         "checkout",
@@ -268,8 +204,8 @@ fn scrub_removes_the_runners_tokens_and_the_push_then_goes_through_our_helper() 
     let (local_before, ext_before) = (std::fs::read(&local).unwrap(), std::fs::read(&ext).unwrap());
 
     // status names the runner's mode and every place the token sits, by file and key.
-    let status = ours(&sandbox, "project", &["status"]);
-    assert!(!status.ok, "{}", status.stdout);
+    let status = ours(sandbox, "project", &["status"]);
+    assert!(!status.success(), "{}", status.stdout_str());
     for expected in [
         "GitLab Runner wrote it (FF_GIT_URLS_WITHOUT_TOKENS off)",
         ".gitlab-runner.ext.conf (local) rewrites URLs into ones that carry a password",
@@ -279,70 +215,78 @@ fn scrub_removes_the_runners_tokens_and_the_push_then_goes_through_our_helper() 
         "fix: git-credential-gitlab-ci scrub",
     ] {
         assert!(
-            status.stdout.contains(expected),
+            status.stdout_str().contains(expected),
             "{expected:?} missing from:\n{}",
-            status.stdout
+            status.stdout_str()
         );
     }
 
-    let dry = ours(&sandbox, "project", &["scrub", "--dry-run"]).assert_ok();
-    assert!(dry.stdout.contains("remote.origin.url"), "{}", dry.stdout);
+    let dry = ours(sandbox, "project", &["scrub", "--dry-run"]).assert_success();
     assert!(
-        dry.stdout.contains(".gitlab-runner.ext.conf"),
+        dry.stdout_str().contains("remote.origin.url"),
         "{}",
-        dry.stdout
+        dry.stdout_str()
     );
-    assert!(dry.stdout.contains("<secret>"), "{}", dry.stdout);
-    assert!(dry.stdout.contains("dry run"), "{}", dry.stdout);
+    assert!(
+        dry.stdout_str().contains(".gitlab-runner.ext.conf"),
+        "{}",
+        dry.stdout_str()
+    );
+    assert!(
+        dry.stdout_str().contains("<secret>"),
+        "{}",
+        dry.stdout_str()
+    );
+    assert!(dry.stdout_str().contains("dry run"), "{}", dry.stdout_str());
     assert_eq!(std::fs::read(&local).unwrap(), local_before);
     assert_eq!(std::fs::read(&ext).unwrap(), ext_before);
 
-    let scrubbed = ours(&sandbox, "project", &["scrub"]).assert_ok();
-    let mentions = |needle: &str| scrubbed.stdout.lines().any(|l| l.contains(needle));
+    let scrubbed = ours(sandbox, "project", &["scrub"]).assert_success();
+    let mentions = |needle: &str| scrubbed.stdout_str().lines().any(|l| l.contains(needle));
     assert!(
         mentions("project/.git/config: remote.origin.url: https://gitlab-ci-token:<secret>@"),
         "{}",
-        scrubbed.stdout
+        scrubbed.stdout_str()
     );
     assert!(
         mentions(".gitlab-runner.ext.conf: url.\"https://gitlab-ci-token:<secret>@"),
         "{}",
-        scrubbed.stdout
+        scrubbed.stdout_str()
     );
-    let url = sandbox.run_ok(&["-C", "project", "config", "remote.origin.url"]);
+    let url = sandbox.run_ok(["-C", "project", "config", "remote.origin.url"]);
     assert_eq!(lines(&url.stdout), [plain]);
-    let rules = sandbox.run(&["-C", "project", "config", "--get-regexp", r"^url\."]);
+    let rules = sandbox.run(["-C", "project", "config", "--get-regexp", r"^url\."]);
     assert!(
         rules.stdout.is_empty(),
         "{}",
         String::from_utf8_lossy(&rules.stdout)
     );
 
-    let again = ours(&sandbox, "project", &["scrub"]).assert_ok();
+    let again = ours(sandbox, "project", &["scrub"]).assert_success();
     assert!(
-        again.stdout.contains("nothing to scrub"),
+        again.stdout_str().contains("nothing to scrub"),
         "{}",
-        again.stdout
+        again.stdout_str()
     );
 
-    ours(&sandbox, ".", &["configure", "--global"]).assert_ok();
-    let status = ours(&sandbox, "project", &["status"]).assert_ok();
+    ours(sandbox, ".", &["configure", "--global"]).assert_success();
+    let status = ours(sandbox, "project", &["status"]).assert_success();
     assert!(
         status
-            .stdout
+            .stdout_str()
             .contains("git asks git-credential-gitlab-ci for this URL"),
         "{}",
-        status.stdout
+        status.stdout_str()
     );
     sandbox.env("GIT_CREDENTIAL_GITLAB_CI_LOG", "info");
-    let head = commit(&sandbox, "project", "CHANGELOG");
-    let push = sandbox.run_ok(&["-C", "project", "push", "--quiet", "origin", "work:main"]);
+    let head = job.commit("project", "CHANGELOG", "changed\n");
+    let push = sandbox.run_ok(["-C", "project", "push", "--quiet", "origin", "work:main"]);
     assert!(
         String::from_utf8_lossy(&push.stderr).contains("decision=\"answer\""),
         "the push did not go through our helper: {}",
         String::from_utf8_lossy(&push.stderr)
     );
-    assert_eq!(server_ref(&server, "refs/heads/main"), head);
+    assert_eq!(job.server_ref("refs/heads/main"), head);
     assert_nowhere_under(sandbox.root(), &[TOKEN.as_bytes().to_vec()]);
 }
 
@@ -350,23 +294,21 @@ fn scrub_removes_the_runners_tokens_and_the_push_then_goes_through_our_helper() 
 fn configure_env_puts_our_helper_after_the_runners_per_job_reset() {
     // The server takes only the token our helper reads, not the runner's CI_JOB_TOKEN, so a
     // push that succeeds went through our helper.
-    let server = GitServer::start_local("gitlab-ci-token", OTHER_TOKEN);
-    server.create_repo(PROJECT);
-    let sandbox = Sandbox::new();
-    sandbox.trust(&GitServer::ca_pem_path());
-    sandbox
-        .env("CI_SERVER_URL", server.url())
-        .env("CI_JOB_TOKEN", TOKEN)
-        .env("MY_TOKEN", OTHER_TOKEN)
-        .env("URL", server.url());
-    let plain = format!("{}/{PROJECT}", server.url());
+    let job = Scenario::new()
+        .server("gitlab-ci-token", OTHER_TOKEN)
+        .in_job(TOKEN)
+        .env("MY_TOKEN", OTHER_TOKEN);
+    let url = job.served().url();
+    let job = job.env("URL", url);
+    let (server, sandbox) = (job.served(), job.sandbox());
+    let plain = job.url();
     // FF_GIT_URLS_WITHOUT_TOKENS on: the runner resets the helpers for its server and adds
     // its own inline one.
-    runner_checkout(&sandbox, &plain, |ext| {
+    runner_checkout(sandbox, &plain, |ext| {
         let ext = ext.to_str().unwrap();
         let key = format!("credential.{}.helper", server.url());
-        sandbox.run_ok(&["config", "--file", ext, "--add", &key, ""]);
-        sandbox.run_ok(&[
+        sandbox.run_ok(["config", "--file", ext, "--add", &key, ""]);
+        sandbox.run_ok([
             "config",
             "--file",
             ext,
@@ -375,11 +317,11 @@ fn configure_env_puts_our_helper_after_the_runners_per_job_reset() {
             r#"!f() { echo "username=gitlab-ci-token"; echo "password=${CI_JOB_TOKEN}"; }; f"#,
         ]);
         let user = format!("credential.{}.username", server.url());
-        sandbox.run_ok(&["config", "--file", ext, &user, "gitlab-ci-token"]);
+        sandbox.run_ok(["config", "--file", ext, &user, "gitlab-ci-token"]);
     });
     // Our helper in the image's config is shadowed by the runner's reset.
     ours(
-        &sandbox,
+        sandbox,
         ".",
         &[
             "configure",
@@ -390,29 +332,31 @@ fn configure_env_puts_our_helper_after_the_runners_per_job_reset() {
             "MY_TOKEN",
         ],
     )
-    .assert_ok();
-    let shadowed = sandbox.run(&["-C", "project", "fetch", "--quiet", "origin"]);
+    .assert_success();
+    let shadowed = sandbox.run(["-C", "project", "fetch", "--quiet", "origin"]);
     assert!(!shadowed.status.success());
     let status = ours(
-        &sandbox,
+        sandbox,
         "project",
         &["--url", &server.url(), "--token-env", "MY_TOKEN", "status"],
     );
-    assert!(!status.ok, "{}", status.stdout);
+    assert!(!status.success(), "{}", status.stdout_str());
     assert!(
         status
-            .stdout
+            .stdout_str()
             .contains("GitLab Runner's per-job helper from")
-            && status.stdout.contains("(FF_GIT_URLS_WITHOUT_TOKENS on)"),
+            && status
+                .stdout_str()
+                .contains("(FF_GIT_URLS_WITHOUT_TOKENS on)"),
         "{}",
-        status.stdout
+        status.stdout_str()
     );
     assert!(
         status
-            .stdout
+            .stdout_str()
             .contains("git will not ask git-credential-gitlab-ci for this URL"),
         "{}",
-        status.stdout
+        status.stdout_str()
     );
     assert!(server
         .credentials_seen()
@@ -427,14 +371,14 @@ fn configure_env_puts_our_helper_after_the_runners_per_job_reset() {
         git fetch --quiet origin &&
         git push --quiet origin origin/main:refs/heads/from-job
     "#;
-    let out = sh(&sandbox, "project", script).assert_ok();
+    let out = sh(sandbox, "project", script).assert_success();
     assert!(
-        out.stderr
+        out.stderr_str()
             .contains("git will read, after every config file"),
         "{}",
-        out.stderr
+        out.stderr_str()
     );
-    assert!(!server_ref(&server, "refs/heads/from-job").is_empty());
+    assert!(!job.server_ref("refs/heads/from-job").is_empty());
     let seen = server.credentials_seen();
     assert!(!seen.is_empty());
     assert!(seen
@@ -449,11 +393,11 @@ fn status_flags_a_storage_helper_after_ours_and_an_authorization_header() {
     sandbox
         .env("CI_SERVER_URL", "https://gitlab.example.com")
         .env("CI_JOB_TOKEN", TOKEN);
-    ours(&sandbox, ".", &["configure", "--global"]).assert_ok();
+    ours(&sandbox, ".", &["configure", "--global"]).assert_success();
     // A storage helper read after ours, in the repository's config, would get our token on
     // `store`; an extraheader sends a credential with every request.
-    sandbox.run_ok(&["init", "--quiet", "repo"]);
-    sandbox.run_ok(&[
+    sandbox.run_ok(["init", "--quiet", "repo"]);
+    sandbox.run_ok([
         "-C",
         "repo",
         "remote",
@@ -461,9 +405,9 @@ fn status_flags_a_storage_helper_after_ours_and_an_authorization_header() {
         "origin",
         "https://gitlab.example.com/group/project.git",
     ]);
-    sandbox.run_ok(&["-C", "repo", "config", "credential.helper", "store"]);
+    sandbox.run_ok(["-C", "repo", "config", "credential.helper", "store"]);
     let header = format!("AUTHORIZATION: Bearer {TOKEN}");
-    sandbox.run_ok(&[
+    sandbox.run_ok([
         "-C",
         "repo",
         "config",
@@ -471,7 +415,7 @@ fn status_flags_a_storage_helper_after_ours_and_an_authorization_header() {
         &header,
     ]);
     let status = ours(&sandbox, "repo", &["status"]);
-    assert!(!status.ok, "{}", status.stdout);
+    assert!(!status.success(), "{}", status.stdout_str());
     for expected in [
         "git asks git-credential-gitlab-ci for this URL (first in the chain)",
         "helper `store` from ",
@@ -481,13 +425,13 @@ fn status_flags_a_storage_helper_after_ours_and_an_authorization_header() {
         "the served token (fingerprint ",
     ] {
         assert!(
-            status.stdout.contains(expected),
+            status.stdout_str().contains(expected),
             "{expected:?} missing from:\n{}",
-            status.stdout
+            status.stdout_str()
         );
     }
     let json = ours(&sandbox, "repo", &["status", "--json"]);
-    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&json.stdout_str()).unwrap();
     assert_eq!(report["git"]["reaches_us"], true);
     let kinds: Vec<&str> = report["git"]["chain"]
         .as_array()

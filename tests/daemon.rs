@@ -13,16 +13,18 @@ use std::time::{Duration, Instant};
 
 use crate::support::daemon::{
     daemon_state, daemons_for, frame, get_via, is_our_daemon, lock_pid, raw_request, read_reply,
-    run_bounded, running_pid, socket_dir, wait_gone, DaemonBuilder, SocketGuard, ENV_SOCKET,
-    ENV_USE_DAEMON, KIND_ANSWER, KIND_GET,
+    running_pid, socket_dir, wait_gone, DaemonBuilder, SocketGuard, ENV_SOCKET, ENV_USE_DAEMON,
+    KIND_ANSWER, KIND_GET,
 };
-use crate::support::git_server::GitServer;
-use crate::support::helper::{binary, run_helper, HelperRun, TOKEN};
-use crate::support::sandbox::{run_command, Sandbox};
+use crate::support::helper::{binary, helper_command, run_helper, TOKEN};
+use crate::support::process::{Process, Run};
+use crate::support::programs::{carry_git_env, setpriv_command};
+use crate::support::sandbox::Sandbox;
+use crate::support::scenario::Scenario;
 
 const SERVED: &str = "https://gitlab.example.com";
 const HOST: &str = "gitlab.example.com";
-const PROJECT: &str = "group/project.git";
+const PROJECT: &str = crate::support::scenario::PROJECT;
 
 /// A daemon as a GitLab job would start it: the job's variables in its environment only.
 fn job_daemon(socket: &Path) -> DaemonBuilder {
@@ -44,21 +46,19 @@ fn fingerprint(token: &str) -> String {
         .collect()
 }
 
-/// `binary --socket S <args>` with an empty environment but for HOME.
+/// `binary --socket S <args>` with an empty environment but for HOME and the git under test
+/// (`status` runs git).
 fn ours(socket: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(binary());
-    cmd.arg("--socket")
-        .arg(socket)
-        .args(args)
-        .env_clear()
-        .env("HOME", "/nonexistent");
+    let mut cmd = helper_command();
+    cmd.arg("--socket").arg(socket).args(args).env_clear();
+    carry_git_env(&mut cmd).env("HOME", "/nonexistent");
     cmd
 }
 
 #[test]
 fn clone_and_push_go_through_the_daemon_while_gits_environment_has_no_token() {
-    let server = GitServer::start_local("gitlab-ci-token", TOKEN);
-    server.create_repo(PROJECT);
+    let job = Scenario::new().server("gitlab-ci-token", TOKEN).helper();
+    let server = job.served();
     let dir = socket_dir();
     // A socket directory that does not exist yet: the daemon creates it, private.
     let socket = dir.path().join("run").join("sock");
@@ -71,14 +71,10 @@ fn clone_and_push_go_through_the_daemon_while_gits_environment_has_no_token() {
     assert_eq!(mode(&socket), 0o600);
     assert_eq!(lock_pid(&socket), Some(daemon.pid));
 
-    let sandbox = Sandbox::new();
-    sandbox.trust(&GitServer::ca_pem_path());
-    let key = format!("credential.{}.helper", server.url());
-    sandbox.run_ok(&["config", "--global", &key, ""]);
-    sandbox.run_ok(&["config", "--global", "--add", &key, binary()]);
     // `only`: the helper never answers by itself, so every answer is the daemon's.
-    sandbox.env(ENV_SOCKET, &socket).env(ENV_USE_DAEMON, "only");
-    let git = sandbox.git();
+    let job = job.env(ENV_SOCKET, &socket).env(ENV_USE_DAEMON, "only");
+    let server = job.served();
+    let git = job.sandbox().git();
     for (k, v) in git.get_envs() {
         let v = v
             .map(|v| v.to_string_lossy().into_owned())
@@ -89,22 +85,12 @@ fn clone_and_push_go_through_the_daemon_while_gits_environment_has_no_token() {
         );
     }
 
-    let url = format!("{}/{PROJECT}", server.url());
-    sandbox.run_ok(&["clone", "--quiet", &url, "clone"]);
-    std::fs::write(sandbox.work().join("clone/VERSION"), "1.2.3\n").unwrap();
-    sandbox.run_ok(&["-C", "clone", "add", "VERSION"]);
-    sandbox.run_ok(&["-C", "clone", "commit", "--quiet", "-m", "Bump version"]);
-    sandbox.run_ok(&["-C", "clone", "push", "--quiet", "origin", "main"]);
-    let head = text(&sandbox.run_ok(&["-C", "clone", "rev-parse", "HEAD"]).stdout);
-    let landed = Command::new("git")
-        .arg("--git-dir")
-        .arg(server.repo_path(PROJECT))
-        .args(["rev-parse", "refs/heads/main"])
-        .output()
-        .unwrap();
+    job.git_ok(["clone", "--quiet", &job.url(), "clone"]);
+    let head = job.commit("clone", "VERSION", "1.2.3\n");
+    job.git_ok(["-C", "clone", "push", "--quiet", "origin", "main"]);
     assert_eq!(
-        text(&landed.stdout).trim(),
-        head.trim(),
+        job.server_ref("refs/heads/main"),
+        head,
         "the push did not land"
     );
 
@@ -135,23 +121,22 @@ fn two_hundred_concurrent_fills_are_all_answered() {
     let socket = dir.path().join("sock");
     let _daemon = job_daemon(&socket).detach();
     let sandbox = Sandbox::new();
-    sandbox.run_ok(&["config", "--global", "credential.helper", binary()]);
+    sandbox.run_ok(["config", "--global", "credential.helper", binary()]);
     sandbox.env(ENV_SOCKET, &socket).env(ENV_USE_DAEMON, "only");
-    let request = sandbox.root().join("request");
-    std::fs::write(&request, format!("protocol=https\nhost={HOST}\n\n")).unwrap();
+    let request = format!("protocol=https\nhost={HOST}\n\n");
 
     let start = Arc::new(Barrier::new(N));
     let began = Instant::now();
     let runs: Vec<_> = (0..N)
         .map(|_| {
             let mut cmd = sandbox.git();
-            cmd.args(["credential", "fill"])
-                .stdin(std::fs::File::open(&request).unwrap());
+            cmd.args(["credential", "fill"]);
+            let fill = Process::new(cmd).stdin(&request);
             let start = Arc::clone(&start);
             std::thread::spawn(move || {
                 start.wait();
-                // Bounded: run_command kills git past its timeout and panics.
-                run_command(cmd)
+                // Bounded: the runner kills git past its deadline and panics.
+                fill.run()
             })
         })
         .collect();
@@ -252,7 +237,7 @@ fn eight_concurrent_detached_starts_leave_one_daemon() {
             let start = Arc::clone(&start);
             std::thread::spawn(move || {
                 start.wait();
-                run_bounded(cmd, b"", Duration::from_secs(20))
+                Process::new(cmd).timeout(Duration::from_secs(20)).run()
             })
         })
         .collect();
@@ -341,7 +326,7 @@ fn another_uid_gets_nothing() {
         return;
     }
     let as_nobody = |program: &str| {
-        let mut cmd = Command::new("setpriv");
+        let mut cmd = setpriv_command();
         cmd.args([
             "--reuid=65534",
             "--regid=65534",
@@ -356,10 +341,14 @@ fn another_uid_gets_nothing() {
     let runs_as_nobody = |program: &str, args: &[&str]| {
         let mut cmd = as_nobody(program);
         cmd.args(args);
-        let out = run_bounded(cmd, b"", Duration::from_secs(10));
-        out.status.success()
+        Process::new(cmd)
+            .timeout(Duration::from_secs(10))
+            .run()
+            .success()
     };
-    if Command::new("setpriv").arg("--version").output().is_err() {
+    let mut version = setpriv_command();
+    version.arg("--version");
+    if Process::new(version).try_run().is_err() {
         eprintln!("skipped: setpriv (util-linux) is not installed");
         return;
     }
@@ -384,11 +373,10 @@ fn another_uid_gets_nothing() {
         .arg("get")
         .env(ENV_SOCKET, &socket)
         .env(ENV_USE_DAEMON, "only");
-    let run = HelperRun::from(run_bounded(
-        helper,
-        request.as_bytes(),
-        Duration::from_secs(10),
-    ));
+    let run = Process::new(helper)
+        .stdin(&request)
+        .timeout(Duration::from_secs(10))
+        .run();
     run.assert_silent("the helper run as nobody");
     assert!(
         !daemon.log_text().contains("peer_refused"),
@@ -405,7 +393,7 @@ fn another_uid_gets_nothing() {
         Some(python) => {
             let mut raw = as_nobody(python);
             raw.args(["-c", RAW_CLIENT]).arg(&socket).arg(HOST);
-            let out = run_bounded(raw, b"", Duration::from_secs(15));
+            let out = Process::new(raw).timeout(Duration::from_secs(15)).run();
             let said = text(&out.stdout);
             assert!(out.status.success(), "{said} {}", text(&out.stderr));
             assert_eq!(said.trim(), "closed", "the daemon answered another uid");
@@ -634,8 +622,12 @@ fn status_reports_the_daemon_and_the_servers_rejection_but_never_the_token() {
     let socket = dir.path().join("sock");
     let daemon = job_daemon(&socket).detach();
     daemon.get(HOST).assert_answered("gitlab-ci-token", TOKEN);
-    let status = |args: &[&str]| run_bounded(ours(&socket, args), b"", Duration::from_secs(10));
-    let assert_no_token = |out: &std::process::Output| {
+    let status = |args: &[&str]| {
+        Process::new(ours(&socket, args))
+            .timeout(Duration::from_secs(10))
+            .run()
+    };
+    let assert_no_token = |out: &Run| {
         let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
         assert!(!all.contains(TOKEN), "{all}");
         assert!(!all.contains(&TOKEN[6..20]), "{all}");
@@ -726,11 +718,15 @@ fn a_detached_daemon_has_its_own_session_no_stdio_and_stops_on_request() {
         daemon.log_text()
     );
 
-    let stop = run_bounded(ours(&socket, &["stop"]), b"", Duration::from_secs(15));
+    let stop = Process::new(ours(&socket, &["stop"]))
+        .timeout(Duration::from_secs(15))
+        .run();
     assert!(stop.status.success(), "{}", text(&stop.stderr));
     assert!(wait_gone(daemon.pid, Duration::from_secs(5)));
     assert!(!socket.exists(), "the socket file is left behind");
-    let again = run_bounded(ours(&socket, &["stop"]), b"", Duration::from_secs(15));
+    let again = Process::new(ours(&socket, &["stop"]))
+        .timeout(Duration::from_secs(15))
+        .run();
     assert_eq!(again.status.code(), Some(1), "stop with no daemon");
     assert!(
         text(&again.stderr).contains("no daemon is running"),
@@ -809,11 +805,9 @@ fn unsafe_socket_directories_are_refused() {
             socket: socket.clone(),
         };
         for detach in [true, false] {
-            let out = run_bounded(
-                job_daemon(&socket).command(detach),
-                b"",
-                Duration::from_secs(15),
-            );
+            let out = Process::new(job_daemon(&socket).command(detach))
+                .timeout(Duration::from_secs(15))
+                .run();
             assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
             assert!(text(&out.stderr).contains(why), "{}", text(&out.stderr));
             assert!(!socket.exists());

@@ -6,19 +6,20 @@
 use std::io::Read;
 use std::os::unix::net::UnixListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
 use crate::support::daemon::{socket_dir, DaemonBuilder, ENV_SOCKET, ENV_USE_DAEMON};
-use crate::support::helper::{binary, run_helper, HelperRun, TOKEN};
+use crate::support::helper::{helper_command, run_helper, TOKEN};
+use crate::support::process::{self, Process, Run};
+use crate::support::programs::carry_git_env;
 
 const SERVED: &str = "https://gitlab.example.com";
 const REQUEST: &[u8] = b"protocol=https\nhost=gitlab.example.com\n";
 
 /// The helper in a job whose own environment still has the token, pointed at `socket`.
-fn get_with_fallback(socket: &Path, mode: &str) -> (HelperRun, Duration) {
+fn get_with_fallback(socket: &Path, mode: &str) -> (Run, Duration) {
     let started = Instant::now();
     let run = run_helper(
         &["get"],
@@ -35,25 +36,20 @@ fn get_with_fallback(socket: &Path, mode: &str) -> (HelperRun, Duration) {
 
 fn status(socket: &Path, env: &[(&str, &str)]) -> (bool, String) {
     let home = tempfile::tempdir().unwrap();
-    let out = Command::new(binary())
-        .args(["--socket"])
+    let mut cmd = helper_command();
+    cmd.args(["--socket"])
         .arg(socket)
         .args(["status", "https://gitlab.example.com/g/p.git"])
-        .env_clear()
+        .env_clear();
+    carry_git_env(&mut cmd)
         .env("HOME", home.path())
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .envs(env.iter().copied())
-        .current_dir(home.path())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .current_dir(home.path());
+    let out = process::run(cmd);
+    let text = out.output_str();
     assert!(!text.contains(TOKEN), "status printed the token: {text}");
-    (out.status.success(), text)
+    (out.success(), text)
 }
 
 /// A "daemon" that accepts, reads the request, and then closes without an answer, as a
@@ -229,44 +225,21 @@ fn a_token_file_that_vanishes_empties_or_locks_is_never_half_served() {
 #[test]
 fn git_closing_our_stdout_early_is_not_an_error() {
     let home = tempfile::tempdir().unwrap();
-    let mut child = Command::new(binary())
-        .args(["--use-daemon", "never", "get"])
+    let mut cmd = helper_command();
+    cmd.args(["--use-daemon", "never", "get"])
         .env_clear()
         .env("HOME", home.path())
         .env("CI_SERVER_URL", SERVED)
-        .env("CI_JOB_TOKEN", TOKEN)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Close the read end of stdout before the helper writes its answer.
-    drop(child.stdout.take());
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(REQUEST).unwrap();
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the helper hung on a closed stdout"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert!(status.success(), "{status:?} {stderr}");
-    assert!(stderr.is_empty(), "{stderr}");
+        .env("CI_JOB_TOKEN", TOKEN);
+    // The read end of stdout is closed before the helper writes its answer; a hang fails
+    // the test at the deadline.
+    let run = Process::new(cmd)
+        .stdin(REQUEST)
+        .close_stdout()
+        .timeout(Duration::from_secs(10))
+        .run();
+    assert!(run.success(), "{:?} {}", run.status, run.stderr_str());
+    assert!(run.stderr.is_empty(), "{}", run.stderr_str());
 }
 
 /// A job token whose JWT `exp` has passed: git is told, `status` says so and fails.
@@ -288,9 +261,10 @@ fn an_expired_token_is_flagged_and_git_is_told_its_expiry() {
     );
     run.assert_answered("gitlab-ci-token", &expired);
     assert!(
-        run.stdout.ends_with("password_expiry_utc=1000000000\n"),
+        run.stdout_str()
+            .ends_with("password_expiry_utc=1000000000\n"),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
 
     let dir = socket_dir();

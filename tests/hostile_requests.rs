@@ -1,11 +1,10 @@
 //! Hostile and odd requests, fed to the real binary: each one gets no answer, no panic, no
 //! hang and no word on stderr, while the same configuration answers a proper request.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::helper::{run_helper, HelperRun, TOKEN};
+use crate::support::helper::{helper_command, run_helper, TOKEN};
+use crate::support::process::{Process, Run};
 
 const SERVED: &str = "https://gitlab.example.com";
 
@@ -16,7 +15,7 @@ fn served() -> Vec<(&'static str, String)> {
     ]
 }
 
-fn get(input: &[u8]) -> HelperRun {
+fn get(input: &[u8]) -> Run {
     run_helper(&["get"], input, &served())
 }
 
@@ -156,31 +155,16 @@ fn unknown_actions_store_and_erase_are_silent() {
 
 #[test]
 fn a_stdin_that_never_closes_ends_in_silence_not_a_hang() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_git-credential-gitlab-ci"))
-        .arg("get")
-        .env_clear()
-        .envs(served())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(b"protocol=https\nhost=gitlab.example.com\n")
-        .unwrap();
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the helper hung on an open stdin"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    HelperRun::from(out).assert_silent("stdin never closed");
+    let mut cmd = helper_command();
+    cmd.arg("get").env_clear().envs(served());
+    // The request is written and stdin stays open; the helper must give up by itself before
+    // the deadline.
+    Process::new(cmd)
+        .stdin(b"protocol=https\nhost=gitlab.example.com\n")
+        .hold_stdin_open()
+        .timeout(Duration::from_secs(30))
+        .run()
+        .assert_silent("stdin never closed");
 }
 
 #[test]
@@ -265,16 +249,20 @@ fn bad_configuration_gets_a_clear_error_and_no_answer() {
         ),
     ] {
         let run = run_helper(&["get"], request, &env);
-        assert!(run.stdout.is_empty(), "{case}: answered {:?}", run.stdout);
-        assert!(!run.status.success(), "{case}: exit 0");
-        assert!(run.stderr.contains(expected), "{case}: {:?}", run.stderr);
-        assert_eq!(run.stderr.lines().count(), 1, "{case}: {:?}", run.stderr);
+        let stderr = run.stderr_str();
         assert!(
-            !run.stderr.contains(&TOKEN[6..20]),
-            "{case}: the token is in {:?}",
-            run.stderr
+            run.stdout.is_empty(),
+            "{case}: answered {:?}",
+            run.stdout_str()
         );
-        assert!(!run.stderr.contains("panicked"), "{case}");
+        assert!(!run.success(), "{case}: exit 0");
+        assert!(stderr.contains(expected), "{case}: {stderr:?}");
+        assert_eq!(stderr.lines().count(), 1, "{case}: {stderr:?}");
+        assert!(
+            !stderr.contains(&TOKEN[6..20]),
+            "{case}: the token is in {stderr:?}"
+        );
+        assert!(!stderr.contains("panicked"), "{case}");
     }
     run_helper(&["get"], request, &config_env(&missing_token_file))
         .assert_silent("a token file that does not exist");

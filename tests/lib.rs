@@ -9,6 +9,7 @@ mod daemon;
 mod faults;
 mod fuzz_corpus;
 mod hostile_requests;
+mod process_selftest;
 mod properties;
 mod push_through_helper;
 mod server_selftest;

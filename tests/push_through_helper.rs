@@ -6,89 +6,53 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::support::git_server::GitServer;
-use crate::support::helper::{assert_nowhere_under, binary, token_forms, TOKEN};
+use crate::support::helper::{assert_nowhere_under, binary, helper_command, token_forms, TOKEN};
+use crate::support::process;
 use crate::support::sandbox::Sandbox;
-
-const PROJECT: &str = "group/project.git";
-
-/// A sandbox that trusts the test CA and has our helper for `scope` only, after a reset,
-/// exactly as the README tells users to configure it.
-fn sandbox_with_helper(scope: &str, helper_args: &str) -> Sandbox {
-    let sandbox = Sandbox::new();
-    sandbox.trust(&GitServer::ca_pem_path());
-    let key = format!("credential.{scope}.helper");
-    sandbox.run_ok(&["config", "--global", &key, ""]);
-    let helper = format!("{} {helper_args}", binary()).trim_end().to_owned();
-    sandbox.run_ok(&["config", "--global", "--add", &key, &helper]);
-    sandbox
-}
+use crate::support::scenario::{Scenario, PROJECT};
 
 /// Clones, commits and pushes; returns the pushed commit.
-fn clone_commit_push(sandbox: &Sandbox, url: &str) -> String {
-    sandbox.run_ok(&["clone", "--quiet", url, "clone"]);
-    let clone = sandbox.work().join("clone");
-    std::fs::write(clone.join("VERSION"), "1.2.3\n").unwrap();
-    let in_clone = |args: &[&str]| {
-        let mut full = vec!["-C", "clone"];
-        full.extend_from_slice(args);
-        sandbox.run_ok(&full)
-    };
-    in_clone(&["add", "VERSION"]);
-    in_clone(&["commit", "--quiet", "-m", "Bump version"]);
-    in_clone(&["tag", "v1.2.3"]);
-    in_clone(&["push", "--quiet", "origin", "main", "v1.2.3"]);
-    let head = in_clone(&["rev-parse", "HEAD"]);
-    String::from_utf8(head.stdout).unwrap().trim().to_owned()
-}
-
-fn server_ref(server: &GitServer, reference: &str) -> String {
-    let out = std::process::Command::new("git")
-        .arg("--git-dir")
-        .arg(server.repo_path(PROJECT))
-        .args(["rev-parse", reference])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+fn clone_commit_push(job: &Scenario) -> String {
+    job.git_ok(["clone", "--quiet", &job.url(), "clone"]);
+    let head = job.commit("clone", "VERSION", "1.2.3\n");
+    job.git_ok(["-C", "clone", "tag", "v1.2.3"]);
+    job.git_ok(["-C", "clone", "push", "--quiet", "origin", "main", "v1.2.3"]);
+    head
 }
 
 #[test]
 fn clone_and_push_in_a_gitlab_job_with_only_ci_variables() {
-    let server = GitServer::start_local("gitlab-ci-token", TOKEN);
-    server.create_repo(PROJECT);
-    let sandbox = sandbox_with_helper(&server.url(), "");
-    sandbox
-        .env("CI_SERVER_URL", server.url())
-        .env("CI_JOB_TOKEN", TOKEN)
+    let job = Scenario::new()
+        .server("gitlab-ci-token", TOKEN)
+        .helper()
+        .in_job(TOKEN)
         .env("GIT_CREDENTIAL_GITLAB_CI_LOG", "trace");
 
-    let url = format!("{}/{PROJECT}", server.url());
-    let pushed = clone_commit_push(&sandbox, &url);
+    let pushed = clone_commit_push(&job);
 
-    assert_eq!(server_ref(&server, "refs/heads/main"), pushed);
-    assert_eq!(server_ref(&server, "refs/tags/v1.2.3^{commit}"), pushed);
-    let seen = server.credentials_seen();
+    assert_eq!(job.server_ref("refs/heads/main"), pushed);
+    assert_eq!(job.server_ref("refs/tags/v1.2.3^{commit}"), pushed);
+    let seen = job.served().credentials_seen();
     assert!(!seen.is_empty());
     assert!(seen
         .iter()
         .all(|c| c == &("gitlab-ci-token".to_owned(), TOKEN.to_owned())));
 
-    let remotes = sandbox.run_ok(&["-C", "clone", "remote", "-v"]);
-    assert!(String::from_utf8_lossy(&remotes.stdout).contains(&url));
-    assert_nowhere_under(sandbox.root(), &token_forms("gitlab-ci-token", TOKEN));
+    let remotes = job.git_ok(["-C", "clone", "remote", "-v"]);
+    assert!(remotes.stdout_str().contains(&job.url()));
+    assert_nowhere_under(job.sandbox().root(), &token_forms("gitlab-ci-token", TOKEN));
 }
 
 #[test]
 fn the_helpers_most_verbose_log_never_shows_the_token() {
-    let server = GitServer::start_local("gitlab-ci-token", TOKEN);
-    server.create_repo(PROJECT);
-    let sandbox = sandbox_with_helper(&server.url(), "");
-    sandbox
-        .env("CI_SERVER_URL", server.url())
-        .env("CI_JOB_TOKEN", TOKEN)
+    let job = Scenario::new()
+        .server("gitlab-ci-token", TOKEN)
+        .helper()
+        .in_job(TOKEN)
         .env("GIT_CREDENTIAL_GITLAB_CI_LOG", "trace");
     // git passes a helper's stderr through, so git's stderr holds our whole log.
-    let out = sandbox.run_ok(&["clone", &format!("{}/{PROJECT}", server.url()), "clone"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = job.git_ok(["clone", &job.url(), "clone"]);
+    let stderr = out.stderr_str();
     assert!(
         stderr.contains("decision=\"answer\""),
         "logging was not on: {stderr}"
@@ -104,44 +68,48 @@ fn the_helpers_most_verbose_log_never_shows_the_token() {
 #[test]
 fn push_with_a_token_from_a_named_variable() {
     let pat = "glpat-N0tAR3alT0kenJustATest";
-    let server = GitServer::start_local("gitlab-ci-token", pat);
-    server.create_repo(PROJECT);
-    let sandbox = sandbox_with_helper(
-        &server.url(),
-        &format!("--url {} --token-env MY_PAT", server.url()),
-    );
-    sandbox
+    let job = Scenario::new().server("gitlab-ci-token", pat);
+    let url = job.served().url();
+    let job = job
+        .helper_args(["--url", &url, "--token-env", "MY_PAT"])
         .env("MY_PAT", pat)
         .env("CI_JOB_TOKEN", "glcbt-the-wrong-one");
-    let pushed = clone_commit_push(&sandbox, &format!("{}/{PROJECT}", server.url()));
-    assert_eq!(server_ref(&server, "refs/heads/main"), pushed);
-    assert!(server.credentials_seen().iter().all(|(_, p)| p == pat));
-    assert_nowhere_under(sandbox.root(), &token_forms("gitlab-ci-token", pat));
+    let pushed = clone_commit_push(&job);
+    assert_eq!(job.server_ref("refs/heads/main"), pushed);
+    assert!(job
+        .served()
+        .credentials_seen()
+        .iter()
+        .all(|(_, p)| p == pat));
+    assert_nowhere_under(job.sandbox().root(), &token_forms("gitlab-ci-token", pat));
 }
 
 #[test]
 fn push_with_a_token_file_and_a_deploy_token_username() {
     let deploy = "gldt-D3ployT0kenForTests";
-    let server = GitServer::start_local("gitlab+deploy-token-7", deploy);
-    server.create_repo(PROJECT);
+    let job = Scenario::new().server("gitlab+deploy-token-7", deploy);
     let secrets = tempfile::tempdir().unwrap();
     let file = secrets.path().join("deploy-token");
     // As Kubernetes and GitLab "File" variables write it: with a trailing newline.
     std::fs::write(&file, format!("{deploy}\n")).unwrap();
-    let args = format!(
-        "--url {} --username gitlab+deploy-token-7 --token-file {}",
-        server.url(),
-        file.display()
-    );
-    let sandbox = sandbox_with_helper(&server.url(), &args);
-    let pushed = clone_commit_push(&sandbox, &format!("{}/{PROJECT}", server.url()));
-    assert_eq!(server_ref(&server, "refs/heads/main"), pushed);
-    assert!(server
+    let url = job.served().url();
+    let job = job.helper_args([
+        "--url",
+        &url,
+        "--username",
+        "gitlab+deploy-token-7",
+        "--token-file",
+        file.to_str().unwrap(),
+    ]);
+    let pushed = clone_commit_push(&job);
+    assert_eq!(job.server_ref("refs/heads/main"), pushed);
+    assert!(job
+        .served()
         .credentials_seen()
         .iter()
         .all(|c| c == &("gitlab+deploy-token-7".to_owned(), deploy.to_owned())));
     assert_nowhere_under(
-        sandbox.root(),
+        job.sandbox().root(),
         &token_forms("gitlab+deploy-token-7", deploy),
     );
 }
@@ -149,7 +117,8 @@ fn push_with_a_token_file_and_a_deploy_token_username() {
 #[test]
 fn a_path_scoped_deploy_token_from_the_config_file() {
     let deploy = "gldt-ScopedToTheDeployGroup";
-    let server = GitServer::start_local("deployer", deploy);
+    let job = Scenario::new().server("deployer", deploy);
+    let server = job.served();
     server.create_repo("deploy/app.git");
     let dir = tempfile::tempdir().unwrap();
     let token_file = dir.path().join("token");
@@ -165,13 +134,15 @@ fn a_path_scoped_deploy_token_from_the_config_file() {
         ),
     )
     .unwrap();
-    let sandbox = sandbox_with_helper(&server.url(), &format!("--config {}", config.display()));
-    sandbox.env("OTHER_TOKEN", "glpat-NotForTheDeployGroup");
+    let job = job
+        .helper_args(["--config", config.to_str().unwrap()])
+        .env("OTHER_TOKEN", "glpat-NotForTheDeployGroup");
+    let server = job.served();
     let url = format!("{}/deploy/app.git", server.url());
 
     // Without useHttpPath git sends no path, so the origin-wide credential answers.
-    let failed = sandbox.run(&["clone", "--quiet", &url, "without-path"]);
-    assert!(!failed.status.success());
+    let failed = job.git(["clone", "--quiet", &url, "without-path"]);
+    assert!(!failed.success());
     assert!(server
         .credentials_seen()
         .iter()
@@ -179,8 +150,8 @@ fn a_path_scoped_deploy_token_from_the_config_file() {
 
     server.clear_attempts();
     let key = format!("credential.{}.useHttpPath", server.url());
-    sandbox.run_ok(&["config", "--global", &key, "true"]);
-    sandbox.run_ok(&["clone", "--quiet", &url, "with-path"]);
+    job.git_ok(["config", "--global", &key, "true"]);
+    job.git_ok(["clone", "--quiet", &url, "with-path"]);
     assert!(server
         .credentials_seen()
         .iter()
@@ -203,18 +174,15 @@ fn no_credential_reaches_another_origin() {
     // the other servers, not git's per-URL helper scoping.
     let sandbox = Sandbox::new();
     sandbox.trust(&GitServer::ca_pem_path());
-    sandbox.run_ok(&["config", "--global", "credential.helper", binary()]);
+    sandbox.run_ok(["config", "--global", "credential.helper", binary()]);
     sandbox
         .env("CI_SERVER_URL", served.url())
         .env("CI_JOB_TOKEN", TOKEN);
 
     for (i, server) in [&other_address, &other_port].into_iter().enumerate() {
         let url = format!("{}/{PROJECT}", server.url());
-        let out = sandbox.run(&["clone", "--quiet", &url, &format!("other-{i}")]);
-        assert!(
-            !out.status.success(),
-            "{url} was cloned without credentials"
-        );
+        let out = sandbox.run(["clone", "--quiet", &url, &format!("other-{i}")]);
+        assert!(!out.success(), "{url} was cloned without credentials");
         assert!(!server.attempts().is_empty(), "{url} was never asked");
         assert_eq!(
             server.credentials_seen(),
@@ -223,7 +191,7 @@ fn no_credential_reaches_another_origin() {
         );
     }
     let url = format!("{}/{PROJECT}", served.url());
-    sandbox.run_ok(&["clone", "--quiet", &url, "served"]);
+    sandbox.run_ok(["clone", "--quiet", &url, "served"]);
     assert!(!served.credentials_seen().is_empty());
 }
 
@@ -243,8 +211,8 @@ fn status_never_prints_the_token() {
     )
     .unwrap();
     for args in [&["status"][..], &["status", "--json"]] {
-        let out = std::process::Command::new(binary())
-            .args(["--token-env", "CI_JOB_TOKEN", "--token-file"])
+        let mut cmd = helper_command();
+        cmd.args(["--token-env", "CI_JOB_TOKEN", "--token-file"])
             .arg(&file)
             .args(args)
             .env("CI_SERVER_URL", "https://gitlab.example.com")
@@ -252,15 +220,10 @@ fn status_never_prints_the_token() {
             .env("HOME", file_dir.path())
             .env("GIT_CONFIG_GLOBAL", &gitconfig)
             .env("GIT_CONFIG_NOSYSTEM", "1")
-            .current_dir(file_dir.path())
-            .output()
-            .unwrap();
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "{all}");
+            .current_dir(file_dir.path());
+        let out = process::run(cmd);
+        let all = out.output_str();
+        assert!(out.success(), "{all}");
         assert!(all.contains("CI/CD job token"), "{all}");
         assert!(!all.contains(TOKEN), "{all}");
         assert!(!all.contains(&TOKEN[6..20]), "{all}");

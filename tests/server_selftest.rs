@@ -5,13 +5,14 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::support::git_server::GitServer;
+use crate::support::process::Run;
 use crate::support::sandbox::Sandbox;
 
 const USER: &str = "alice";
 const PASS: &str = "s3cret-token";
 
-fn stderr(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+fn stderr(output: &Run) -> String {
+    output.stderr_str()
 }
 
 /// A sandbox that trusts the test CA.
@@ -23,7 +24,7 @@ fn trusting_sandbox() -> Sandbox {
 
 fn rev_parse(sandbox: &Sandbox, git_dir: &std::path::Path, rev: &str) -> String {
     let git_dir = git_dir.to_str().unwrap();
-    let out = sandbox.run_ok(&["--git-dir", git_dir, "rev-parse", "--verify", rev]);
+    let out = sandbox.run_ok(["--git-dir", git_dir, "rev-parse", "--verify", rev]);
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -35,15 +36,15 @@ fn clone_and_push_with_credentials_in_url() {
     let initial = rev_parse(&sandbox, &bare, "refs/heads/main");
 
     let url = format!("https://{USER}:{PASS}@{}/group/project.git", server.host());
-    sandbox.run_ok(&["clone", "--quiet", &url, "project"]);
+    sandbox.run_ok(["clone", "--quiet", &url, "project"]);
     let checkout = sandbox.work().join("project");
     assert!(checkout.join("README").is_file(), "README not checked out");
     assert_eq!(rev_parse(&sandbox, &checkout.join(".git"), "HEAD"), initial);
 
     std::fs::write(checkout.join("CHANGES"), "a change\n").unwrap();
-    sandbox.run_ok(&["-C", "project", "add", "CHANGES"]);
-    sandbox.run_ok(&["-C", "project", "commit", "--quiet", "-m", "Change"]);
-    sandbox.run_ok(&["-C", "project", "push", "--quiet", "origin", "main"]);
+    sandbox.run_ok(["-C", "project", "add", "CHANGES"]);
+    sandbox.run_ok(["-C", "project", "commit", "--quiet", "-m", "Change"]);
+    sandbox.run_ok(["-C", "project", "push", "--quiet", "origin", "main"]);
 
     let pushed = rev_parse(&sandbox, &checkout.join(".git"), "HEAD");
     assert_ne!(pushed, initial);
@@ -72,7 +73,7 @@ fn wrong_credentials_are_rejected_without_prompting() {
     let sandbox = trusting_sandbox();
 
     let url = format!("https://{USER}:wrong@{}/group/project.git", server.host());
-    let out = sandbox.run(&["clone", &url, "project"]);
+    let out = sandbox.run(["clone", &url, "project"]);
     assert!(
         !out.status.success(),
         "clone with a wrong password succeeded"
@@ -99,7 +100,7 @@ fn missing_credentials_are_rejected_without_prompting() {
     let sandbox = trusting_sandbox();
 
     let url = format!("{}/group/project.git", server.url());
-    let out = sandbox.run(&["clone", &url, "project"]);
+    let out = sandbox.run(["clone", &url, "project"]);
     assert!(!out.status.success(), "anonymous clone succeeded");
     // git asked for a username and the sandbox refused to prompt.
     assert!(
@@ -129,7 +130,7 @@ fn server_on_another_loopback_address() {
     let sandbox = trusting_sandbox();
 
     let url = format!("https://{USER}:{PASS}@{}/other/repo.git", server.host());
-    sandbox.run_ok(&["clone", "--quiet", &url, "repo"]);
+    sandbox.run_ok(["clone", "--quiet", &url, "repo"]);
     assert!(sandbox.work().join("repo/README").is_file());
     assert!(!server.credentials_seen().is_empty());
 }
@@ -143,7 +144,7 @@ fn untrusted_certificate_is_refused() {
     let sandbox = Sandbox::new();
 
     let url = format!("https://{USER}:{PASS}@{}/group/project.git", server.host());
-    let out = sandbox.run(&["ls-remote", &url]);
+    let out = sandbox.run(["ls-remote", &url]);
     assert!(!out.status.success(), "ls-remote trusted an unknown CA");
     assert!(server.attempts().is_empty(), "{:#?}", server.attempts());
 }
@@ -158,8 +159,8 @@ fn chunked_push_and_gzipped_fetch() {
     let bare = server.create_repo("group/big.git");
     let sandbox = trusting_sandbox();
     let url = format!("https://{USER}:{PASS}@{}/group/big.git", server.host());
-    sandbox.run_ok(&["clone", "--quiet", &url, "a"]);
-    sandbox.run_ok(&["clone", "--quiet", &url, "b"]);
+    sandbox.run_ok(["clone", "--quiet", &url, "a"]);
+    sandbox.run_ok(["clone", "--quiet", &url, "b"]);
 
     // ~2 MiB of incompressible data, over the 1 MiB default postBuffer.
     let mut data = Vec::with_capacity(2 << 20);
@@ -172,13 +173,13 @@ fn chunked_push_and_gzipped_fetch() {
         data.extend_from_slice(&x.to_le_bytes());
     }
     std::fs::write(sandbox.work().join("a/blob.bin"), &data).unwrap();
-    sandbox.run_ok(&["-C", "a", "add", "blob.bin"]);
-    sandbox.run_ok(&["-C", "a", "commit", "--quiet", "-m", "Big"]);
+    sandbox.run_ok(["-C", "a", "add", "blob.bin"]);
+    sandbox.run_ok(["-C", "a", "commit", "--quiet", "-m", "Big"]);
     // 30 branches on distinct commits: fetching them all takes one "want"
     // line (50 bytes) each, so the very first request exceeds 1 KiB.
     let branches: Vec<String> = (0..30).map(|i| format!("branch-{i}")).collect();
     for branch in &branches {
-        sandbox.run_ok(&[
+        sandbox.run_ok([
             "-C",
             "a",
             "commit",
@@ -187,7 +188,7 @@ fn chunked_push_and_gzipped_fetch() {
             "-m",
             branch,
         ]);
-        sandbox.run_ok(&["-C", "a", "branch", branch]);
+        sandbox.run_ok(["-C", "a", "branch", branch]);
     }
     let push_trace = sandbox.root().join("push.trace");
     sandbox.env("GIT_TRACE_CURL", &push_trace);
@@ -205,7 +206,7 @@ fn chunked_push_and_gzipped_fetch() {
 
     let fetch_trace = sandbox.root().join("fetch.trace");
     sandbox.env("GIT_TRACE_CURL", &fetch_trace);
-    sandbox.run_ok(&["-C", "b", "fetch", "--quiet", "origin"]);
+    sandbox.run_ok(["-C", "b", "fetch", "--quiet", "origin"]);
     assert_eq!(
         rev_parse(
             &sandbox,
@@ -235,6 +236,6 @@ fn server_on_ipv6_loopback() {
     let sandbox = trusting_sandbox();
 
     let url = format!("https://{USER}:{PASS}@{}/group/project.git", server.host());
-    sandbox.run_ok(&["ls-remote", &url]);
+    sandbox.run_ok(["ls-remote", &url]);
     assert!(!server.credentials_seen().is_empty());
 }

@@ -8,10 +8,12 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use super::helper::binary;
+use super::helper::run_helper;
+use super::process::{Process, Run};
+use super::programs::{binary, helper_command};
 
 /// How long a daemon may take to accept connections, and to exit once told to.
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -272,7 +274,7 @@ impl DaemonBuilder {
     /// The command, not yet run: `binary --socket S <global> daemon [--detach] <daemon args>`.
     pub fn command(&self, detach: bool) -> Command {
         let home = self.home.path();
-        let mut cmd = Command::new(binary());
+        let mut cmd = helper_command();
         cmd.arg("--socket")
             .arg(&self.socket)
             .args(&self.global)
@@ -294,15 +296,12 @@ impl DaemonBuilder {
         let guard = SocketGuard {
             socket: self.socket.clone(),
         };
-        let out = run_bounded(
-            self.command(true),
-            b"",
-            START_TIMEOUT + Duration::from_secs(5),
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let out = Process::new(self.command(true))
+            .timeout(START_TIMEOUT + Duration::from_secs(5))
+            .run();
+        let (stdout, stderr) = (out.stdout_str(), out.stderr_str());
         assert!(
-            out.status.success(),
+            out.success(),
             "daemon --detach failed: {:?}\nstdout: {stdout}\nstderr: {stderr}",
             out.status
         );
@@ -329,6 +328,8 @@ impl DaemonBuilder {
             .stderr(Stdio::from(
                 std::fs::OpenOptions::new().append(true).open(&log).unwrap(),
             ));
+        // A live child, not the bounded runner: the test talks to it, signals it and waits
+        // for its exit; `Daemon`'s Drop bounds its life.
         let child = cmd.spawn().expect("the daemon starts");
         let mut daemon = Daemon {
             socket: self.socket,
@@ -432,7 +433,7 @@ impl Daemon {
     }
 
     /// A `get` through the real helper binary, daemon only, with no token in its environment.
-    pub fn get(&self, host: &str) -> super::helper::HelperRun {
+    pub fn get(&self, host: &str) -> Run {
         get_via(&self.socket, host)
     }
 }
@@ -456,8 +457,8 @@ impl Drop for Daemon {
 }
 
 /// `get` through the helper binary against `socket`, with `--use-daemon only` semantics.
-pub fn get_via(socket: &Path, host: &str) -> super::helper::HelperRun {
-    super::helper::run_helper(
+pub fn get_via(socket: &Path, host: &str) -> Run {
+    run_helper(
         &["get"],
         format!("protocol=https\nhost={host}\n").as_bytes(),
         &[
@@ -465,53 +466,4 @@ pub fn get_via(socket: &Path, host: &str) -> super::helper::HelperRun {
             (ENV_USE_DAEMON, "only".to_owned()),
         ],
     )
-}
-
-/// Runs `cmd` with `input` on stdin, capturing stdout and stderr; kills it and panics past
-/// `timeout`. The output is read by threads, so a chatty child cannot block on a full pipe;
-/// a grandchild that keeps a pipe open (a daemon that did not detach its stdio) is noticed
-/// and reported rather than waited for.
-pub fn run_bounded(mut cmd: Command, input: &[u8], timeout: Duration) -> Output {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = pipe.read_to_end(&mut buf);
-            let _ = tx.send(buf);
-        });
-        rx
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} did not finish within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let _ = writer.join();
-    let collect = |rx: std::sync::mpsc::Receiver<Vec<u8>>, what: &str| {
-        rx.recv_timeout(Duration::from_secs(2))
-            .unwrap_or_else(|_| panic!("{what} of {cmd:?} is held open after it exited"))
-    };
-    Output {
-        status,
-        stdout: collect(stdout, "stdout"),
-        stderr: collect(stderr, "stderr"),
-    }
 }

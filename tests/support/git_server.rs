@@ -1,6 +1,7 @@
 //! A real smart-HTTP git server for tests.
 //!
-//! `git http-backend` (the CGI program shipped with git) does the git side;
+//! `git http-backend` (the CGI program shipped with git, run through
+//! `support::programs::git_command`, so the git under test) does the git side;
 //! a small hyper server in front of it terminates TLS with a certificate from
 //! a per-process test CA and demands HTTP Basic auth. Every request is
 //! recorded so tests can assert which credentials git actually sent.
@@ -27,6 +28,9 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio_rustls::TlsAcceptor;
+
+use super::process::{self, Run};
+use super::programs::{carry_git_env, git_command};
 
 /// Upper bound for a TLS handshake; a client that stalls must not pin a task.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -309,6 +313,18 @@ impl GitServer {
         bare
     }
 
+    /// What `reference` names in the served repository `path`, or "" if nothing.
+    pub fn rev_parse(&self, path: &str, reference: &str) -> String {
+        let mut cmd = isolated_git();
+        cmd.arg("--git-dir").arg(self.repo_path(path)).args([
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            reference,
+        ]);
+        process::run(cmd).stdout_str().trim().to_owned()
+    }
+
     /// Every request received so far, in completion order.
     pub fn attempts(&self) -> Vec<AuthAttempt> {
         self.state.attempts.lock().unwrap().clone()
@@ -343,21 +359,11 @@ impl Drop for GitServer {
 
 /// Runs a git command for server-side setup, isolated from any user or
 /// system configuration, and panics with its output on failure.
-fn run_git(dir: &Path, args: &[&str]) {
-    let output = isolated_git()
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run git");
-    assert!(
-        output.status.success(),
-        "git {args:?} in {} failed: {}\nstdout:\n{}\nstderr:\n{}",
-        dir.display(),
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-    );
+#[track_caller]
+fn run_git(dir: &Path, args: &[&str]) -> Run {
+    let mut cmd = isolated_git();
+    cmd.args(args).current_dir(dir);
+    process::run(cmd).assert_success()
 }
 
 /// Environment shared by server-side git invocations (setup and CGI).
@@ -373,12 +379,9 @@ const ISOLATED_GIT_ENV: &[(&str, &str)] = &[
 ];
 
 fn isolated_git() -> Command {
-    let mut cmd = Command::new("git");
+    let mut cmd = git_command();
     cmd.env_clear();
-    if let Some(path) = std::env::var_os("PATH") {
-        cmd.env("PATH", path);
-    }
-    cmd.envs(ISOLATED_GIT_ENV.iter().copied());
+    carry_git_env(&mut cmd).envs(ISOLATED_GIT_ENV.iter().copied());
     cmd
 }
 
@@ -546,10 +549,10 @@ async fn run_http_backend(
         .map_err(|e| format!("reading request body: {e}"))?
         .to_bytes();
 
-    let mut cmd = tokio::process::Command::new("git");
+    // Spawned here, not through the bounded runner: it runs inside the async server and
+    // REQUEST_TIMEOUT bounds it. It is the same git as the tests' (`git http-backend`).
+    let mut cmd = tokio::process::Command::from(isolated_git());
     cmd.arg("http-backend")
-        .env_clear()
-        .envs(ISOLATED_GIT_ENV.iter().copied())
         .env("GIT_PROJECT_ROOT", &state.project_root)
         .env("GIT_HTTP_EXPORT_ALL", "1")
         .env("GATEWAY_INTERFACE", "CGI/1.1")
@@ -567,9 +570,6 @@ async fn run_http_backend(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    if let Some(path) = std::env::var_os("PATH") {
-        cmd.env("PATH", path);
-    }
     if let Some(v) = header_str(&parts.headers, hyper::header::CONTENT_TYPE) {
         cmd.env("CONTENT_TYPE", v);
     }

@@ -1,11 +1,14 @@
 //! Runs the real helper binary the way git does: arguments, a request on stdin, and a clean
-//! environment, with a deadline so that a hang fails the test instead of stalling it.
+//! environment, through the bounded runner so that a hang fails the test instead of stalling
+//! it. Also the test token, and the scan that proves a token was written nowhere.
 
-use std::io::Write;
+use std::time::Duration;
 
 use base64::Engine as _;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+
+use super::process::Process;
+pub use super::process::Run;
+pub use super::programs::{binary, helper_command};
 
 /// A job token as GitLab 19 issues them: `glcbt-` then a JWT whose payload has `exp`.
 pub const TOKEN: &str =
@@ -13,82 +16,21 @@ pub const TOKEN: &str =
 /// The `exp` in [`TOKEN`].
 pub const TOKEN_EXPIRY: u64 = 2_200_000_000;
 
-pub fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_git-credential-gitlab-ci")
-}
-
-pub struct HelperRun {
-    pub status: std::process::ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl From<Output> for HelperRun {
-    fn from(o: Output) -> Self {
-        HelperRun {
-            status: o.status,
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-}
-
-impl HelperRun {
-    /// Nothing on stdout, nothing on stderr, a normal exit: git moves on.
-    #[track_caller]
-    pub fn assert_silent(&self, case: &str) {
-        assert!(
-            self.stdout.is_empty() && self.stderr.is_empty() && self.status.success(),
-            "{case}: expected silence, got {:?}\nstdout: {:?}\nstderr: {:?}",
-            self.status,
-            self.stdout,
-            self.stderr
-        );
-    }
-
-    #[track_caller]
-    pub fn assert_answered(&self, username: &str, password: &str) {
-        assert!(self.status.success(), "{:?} {}", self.status, self.stderr);
-        assert!(self.stderr.is_empty(), "stderr: {}", self.stderr);
-        let expected = format!("username={username}\npassword={password}\n");
-        assert!(
-            self.stdout.starts_with(&expected),
-            "expected an answer, got {:?}",
-            self.stdout
-        );
-    }
-}
-
-/// Runs the helper with exactly `env` (plus an empty HOME, so no user config is read).
-pub fn run_helper(args: &[&str], input: &[u8], env: &[(&str, String)]) -> HelperRun {
+/// Runs the helper with exactly `env` (plus an empty HOME, so no user config is read), with
+/// `input` on stdin and a 20 s deadline.
+#[track_caller]
+pub fn run_helper(args: &[&str], input: &[u8], env: &[(&str, String)]) -> Run {
     let home = tempfile::tempdir().unwrap();
-    let mut child = Command::new(binary())
-        .args(args)
+    let mut cmd = helper_command();
+    cmd.args(args)
         .env_clear()
         .env("HOME", home.path())
         .env("XDG_CONFIG_HOME", home.path().join(".config"))
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the helper starts");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    // The helper may stop reading early (a request over the cap): a broken pipe is expected.
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the helper hung on {args:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let _ = writer.join();
-    child.wait_with_output().unwrap().into()
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    Process::new(cmd)
+        .stdin(input)
+        .timeout(Duration::from_secs(20))
+        .run()
 }
 
 /// Every way the token could be written down: verbatim, and as HTTP Basic would encode it.

@@ -1,5 +1,14 @@
-//! Shared test harness: a real smart-HTTP git server over TLS and an
-//! isolated git environment.
+//! Shared test harness: a real smart-HTTP git server over TLS, an isolated
+//! git environment, real daemons, and the one bounded runner every program
+//! a test starts goes through.
+//!
+//! - `programs`: the one constructor each for our binary, git and setpriv;
+//! - `process`: the bounded runner (`Process`, `run`) and its one result type, `Run`;
+//! - `sandbox`: an isolated HOME and git config to run git and our helper in;
+//! - `git_server`: the TLS smart-HTTP server (`git http-backend` behind hyper);
+//! - `scenario`: the fluent set-up "server + sandbox + helper + git";
+//! - `helper`: running the helper as git does, the test token, the disk scan;
+//! - `daemon`: real daemons on private sockets, and their clean-up.
 //!
 //! Every integration test module pulls this in through `tests/lib.rs`, but no
 //! single test uses every helper, hence the blanket `dead_code` allowance.
@@ -8,4 +17,7 @@
 pub mod daemon;
 pub mod git_server;
 pub mod helper;
+pub mod process;
+pub mod programs;
 pub mod sandbox;
+pub mod scenario;

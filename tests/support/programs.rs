@@ -1,0 +1,37 @@
+//! The one place each program the tests start is named: our helper binary, `git` and
+//! `setpriv`. Everything else builds on these constructors, so that a CI step can run the
+//! whole suite against another git with `PATH=/opt/git-matrix/<version>/bin:$PATH cargo test`.
+
+use std::process::Command;
+
+/// The helper binary cargo built for this test run.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_git-credential-gitlab-ci")
+}
+
+/// `git-credential-gitlab-ci`, with the test process's environment (callers clear it).
+pub fn helper_command() -> Command {
+    Command::new(binary())
+}
+
+/// `git` from PATH, with the test process's environment (callers clear it and then call
+/// [`carry_git_env`]). The test server's `git http-backend` is this git too.
+pub fn git_command() -> Command {
+    Command::new("git")
+}
+
+/// `setpriv` (util-linux), for running a program as another user.
+pub fn setpriv_command() -> Command {
+    Command::new("setpriv")
+}
+
+/// Carries over from the test process what decides which git runs: PATH, and GIT_EXEC_PATH
+/// if set. For any command whose environment was cleared and that is git or may run git.
+pub fn carry_git_env(cmd: &mut Command) -> &mut Command {
+    for key in ["PATH", "GIT_EXEC_PATH"] {
+        if let Some(value) = std::env::var_os(key) {
+            cmd.env(key, value);
+        }
+    }
+    cmd
+}
