@@ -121,3 +121,46 @@ pub fn classify(value: &str, exe: &str) -> HelperKind {
         HelperKind::Other
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    #[test]
+    fn shell_quoting_leaves_plain_words_and_quotes_the_rest() {
+        assert_eq!(shell_quote("--token-env"), "--token-env");
+        assert_eq!(shell_quote("https://h:8443/g"), "https://h:8443/g");
+        assert_eq!(shell_quote("a=b,c@d%e+f"), "a=b,c@d%e+f");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("/tmp/my token"), "'/tmp/my token'");
+        assert_eq!(shell_quote("$HOME"), "'$HOME'");
+        assert_eq!(shell_quote("a;rm -rf /"), "'a;rm -rf /'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("~/x"), "'~/x'");
+        assert_eq!(shell_quote("a\nb"), "'a\nb'");
+    }
+
+    #[test]
+    fn quoted_words_run_as_the_same_words_in_sh() {
+        let hostile = [
+            "it's", "$(id)", "`id`", "a b", "\\", "\"", "!", "*", "-n", "", "x\ny",
+        ];
+        let args: Vec<String> = hostile.iter().map(|s| s.to_string()).collect();
+        let line = format!(
+            "printf '%s\\0' {}",
+            args.iter()
+                .map(|a| shell_quote(a).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let out = Command::new("sh").arg("-c").arg(&line).output().unwrap();
+        let words: Vec<&[u8]> = out.stdout.split(|&b| b == 0).collect();
+        let expected: Vec<&[u8]> = hostile
+            .iter()
+            .map(|s| s.as_bytes())
+            .chain([&b""[..]])
+            .collect();
+        assert_eq!(words, expected);
+    }
+}

@@ -1,0 +1,499 @@
+//! `configure` and `unconfigure` for a config file: our entries added with `git config --add`,
+//! tagged with the marker, and removed by a line edit under git's `.lock` protocol.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use super::{
+    origins, ours_and_resets, plan_helper, resolve, run, HelperPlan, Setup, SetupError, Target,
+};
+use crate::git::{
+    self, is_our_helper, is_true, normalise_key, parse_config_lines, Entry, GitError, MARKER,
+};
+
+/// One key's entries in a file's listing: their positions in it, values and markers.
+struct KeyEntries<'a> {
+    positions: Vec<usize>,
+    values: Vec<(Option<&'a str>, bool)>,
+}
+
+fn key_entries<'a>(listing: &'a [Entry], marks: &[bool], key: &str) -> KeyEntries<'a> {
+    let key = normalise_key(key);
+    let positions: Vec<usize> = (0..listing.len())
+        .filter(|&i| listing[i].key == key)
+        .collect();
+    let values = positions
+        .iter()
+        .map(|&i| {
+            (
+                listing[i].value.as_deref(),
+                marks.get(i).copied().unwrap_or(false),
+            )
+        })
+        .collect();
+    KeyEntries { positions, values }
+}
+
+/// A file and what git and its lines say about it.
+struct ConfigFile {
+    path: PathBuf,
+    listing: Vec<Entry>,
+    /// Per listing entry: whether its line carries our marker. `None` when the file's lines
+    /// could not be matched to git's listing; only a key with entries needs them.
+    marks: Option<Vec<bool>>,
+}
+
+impl ConfigFile {
+    fn read(path: &Path) -> Result<ConfigFile, SetupError> {
+        let listing = list(path)?;
+        let marks = if listing.is_empty() {
+            Some(Vec::new())
+        } else {
+            let text = read_text(path)?;
+            parse_config_lines(&text)
+                .filter(|raw| raw.check(&listing).is_ok())
+                .map(|raw| raw.entries.iter().map(|e| e.marked).collect())
+        };
+        Ok(ConfigFile {
+            path: path.to_path_buf(),
+            listing,
+            marks,
+        })
+    }
+
+    fn key(&self, key: &str) -> Result<KeyEntries<'_>, SetupError> {
+        let entries = key_entries(&self.listing, self.marks.as_deref().unwrap_or(&[]), key);
+        if self.marks.is_none() && !entries.positions.is_empty() {
+            return Err(unreadable(&self.path));
+        }
+        Ok(entries)
+    }
+}
+
+fn unreadable(path: &Path) -> SetupError {
+    SetupError::Unreadable {
+        path: path.to_path_buf(),
+        problem: "could not match the file's lines to the entries git reads from it".to_owned(),
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, SetupError> {
+    std::fs::read_to_string(path).map_err(|source| SetupError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Every entry in `path` itself (not its includes), in order; none when it does not exist.
+fn list(path: &Path) -> Result<Vec<Entry>, SetupError> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let out = run(
+        git::command().args(["config", "--file"]).arg(path).args([
+            "--list",
+            "--show-scope",
+            "--show-origin",
+            "-z",
+        ]),
+        &format!("reading {}", path.display()),
+    )?;
+    Ok(git::parse_list(&out.stdout))
+}
+
+/// `git config --file path --add key value`, tagged with our marker when git can.
+fn add(path: &Path, key: &str, value: &str) -> Result<(), SetupError> {
+    let what = format!("writing {key} to {}", path.display());
+    let command = |comment: bool| {
+        let mut cmd = git::command();
+        cmd.args(["config", "--file"]).arg(path);
+        if comment {
+            cmd.args(["--comment", MARKER]);
+        }
+        cmd.args(["--add", key, value]);
+        cmd
+    };
+    match run(&mut command(true), &what) {
+        Err(SetupError::Git(GitError { problem, .. })) if problem.contains("comment") => {
+            // git before 2.45: untagged. `unconfigure` still finds the reset right before
+            // our helper, but cannot tell a useHttpPath of ours from the user's.
+            run(&mut command(false), &what).map(drop)
+        }
+        other => other.map(drop),
+    }
+}
+
+/// `configure` for a file target. Returns what it did, in words.
+pub fn configure(target: &Target, setup: &Setup) -> Result<Vec<String>, SetupError> {
+    let path = resolve(target)?;
+    let shown = path.display();
+    let mut report = Vec::new();
+    for wanted in &setup.wanted {
+        let key = wanted.helper_key();
+        let file = ConfigFile::read(&path)?;
+        let entries = file.key(&key)?;
+        match plan_helper(&entries.values, &setup.helper, &setup.exe) {
+            HelperPlan::Unchanged => report.push(format!(
+                "{}: already configured in {shown}, nothing changed",
+                wanted.origin
+            )),
+            HelperPlan::Write { remove } => {
+                if !remove.is_empty() {
+                    let positions: BTreeSet<usize> =
+                        remove.iter().map(|&i| entries.positions[i]).collect();
+                    remove_entries(&file, &positions)?;
+                    report.push(format!(
+                        "{}: removed {} earlier entr{} of git-credential-gitlab-ci from {key} in {shown}",
+                        wanted.origin,
+                        positions.len(),
+                        if positions.len() == 1 { "y" } else { "ies" }
+                    ));
+                }
+                add(&path, &key, "")?;
+                add(&path, &key, &setup.helper)?;
+                report.push(format!(
+                    "{}: added to {shown}:\n  {key} = \"\"  (clears the helpers git collected before it)\n  {key} = {}",
+                    wanted.origin, setup.helper
+                ));
+            }
+        }
+        if wanted.use_http_path {
+            let key = wanted.use_http_path_key();
+            let file = ConfigFile::read(&path)?;
+            let entries = file.key(&key)?;
+            if entries.values.last().is_some_and(|(v, _)| is_true(*v)) {
+                report.push(format!(
+                    "{}: {key} is already true in {shown}",
+                    wanted.origin
+                ));
+            } else {
+                add(&path, &key, "true")?;
+                report.push(format!(
+                    "{}: added to {shown}:\n  {key} = true  (a credential is scoped to a path, which git sends only with this)",
+                    wanted.origin
+                ));
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// `unconfigure` for a file target. Returns what it did, in words.
+pub fn unconfigure(target: &Target, setup: &Setup) -> Result<Vec<String>, SetupError> {
+    let path = resolve(target)?;
+    let file = ConfigFile::read(&path)?;
+    let mut remove = BTreeSet::new();
+    let mut report = Vec::new();
+    for wanted in &setup.wanted {
+        let helpers = file.key(&wanted.helper_key())?;
+        for i in ours_and_resets(&helpers.values, &setup.exe) {
+            remove.insert(helpers.positions[i]);
+        }
+        let use_http_path = file.key(&wanted.use_http_path_key())?;
+        for (i, (_, marked)) in use_http_path.values.iter().enumerate() {
+            if *marked {
+                remove.insert(use_http_path.positions[i]);
+            }
+        }
+    }
+    let others = other_origins(&file, setup);
+    if remove.is_empty() {
+        report.push(format!(
+            "nothing to remove: {} holds no entries of git-credential-gitlab-ci for {}",
+            path.display(),
+            origins(setup)
+        ));
+    }
+    if !others.is_empty() {
+        report.push(format!(
+            "left alone: entries of git-credential-gitlab-ci for {}, which these options do not serve (pass --url for each to remove them)",
+            others.join(", ")
+        ));
+    }
+    if remove.is_empty() {
+        return Ok(report);
+    }
+    remove_entries(&file, &remove)?;
+    let mut removed = format!("removed from {}:", path.display());
+    for &i in &remove {
+        let e = &file.listing[i];
+        let value = match e.value.as_deref() {
+            Some("") => "\"\"  (reset)",
+            Some(v) => v,
+            None => "(no value)",
+        };
+        let _ = write!(removed, "\n  {} = {value}", e.key);
+    }
+    report.push(removed);
+    Ok(report)
+}
+
+/// Origins other than the served ones whose helper key in `file` holds ours.
+fn other_origins(file: &ConfigFile, setup: &Setup) -> Vec<String> {
+    let mut others: Vec<String> = Vec::new();
+    let marks = file.marks.as_deref().unwrap_or(&[]);
+    for (i, e) in file.listing.iter().enumerate() {
+        let marked = marks.get(i).copied().unwrap_or(false);
+        let ("credential", Some(origin), "helper") = e.parts() else {
+            continue;
+        };
+        let ours = marked
+            || e.value
+                .as_deref()
+                .is_some_and(|v| is_our_helper(v, &setup.exe));
+        let served = setup.wanted.iter().any(|w| w.origin == origin);
+        if ours && !served && !others.iter().any(|o| o == origin) {
+            others.push(origin.to_owned());
+        }
+    }
+    others
+}
+
+/// Removes the entries at `positions` in `file`'s listing, and a section left empty, as a
+/// line edit that git checks before it replaces the file (see the module comment).
+fn remove_entries(file: &ConfigFile, positions: &BTreeSet<usize>) -> Result<(), SetupError> {
+    // git writes through symlinks to the file they name; so do we.
+    let path = std::fs::canonicalize(&file.path).map_err(|source| SetupError::Io {
+        path: file.path.clone(),
+        source,
+    })?;
+    let mut lock_name = path.clone().into_os_string();
+    lock_name.push(".lock");
+    let lock = Lock::create(PathBuf::from(lock_name), &path)?;
+    // Under the lock, the file must still hold what the removal was planned from.
+    if pairs(list(&path)?.iter()) != pairs(file.listing.iter()) {
+        return Err(SetupError::Changed(path));
+    }
+    let text = read_text(&path)?;
+    let raw = parse_config_lines(&text).ok_or_else(|| unreadable(&path))?;
+    raw.check(&file.listing).map_err(|()| unreadable(&path))?;
+    let edited = raw
+        .without(positions)
+        .ok_or_else(|| SetupError::Unreadable {
+            path: path.clone(),
+            problem: "an entry to remove shares its line with a section header".to_owned(),
+        })?;
+    lock.write(edited.as_bytes())?;
+    let kept = file
+        .listing
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !positions.contains(i))
+        .map(|(_, e)| e);
+    if pairs(list(&lock.path)?.iter()) != pairs(kept) {
+        return Err(unreadable(&path));
+    }
+    lock.commit(&path)
+}
+
+fn pairs<'a>(entries: impl Iterator<Item = &'a Entry>) -> Vec<(&'a str, Option<&'a str>)> {
+    entries
+        .map(|e| (e.key.as_str(), e.value.as_deref()))
+        .collect()
+}
+
+/// git's lock protocol: `<file>.lock`, created only if absent, renamed over the file when
+/// complete, removed if anything fails first.
+struct Lock {
+    path: PathBuf,
+    committed: bool,
+}
+
+impl Lock {
+    fn create(path: PathBuf, original: &Path) -> Result<Lock, SetupError> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        match options.open(&path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(SetupError::Locked(original.to_path_buf()))
+            }
+            Err(source) => return Err(SetupError::Io { path, source }),
+        }
+        let lock = Lock {
+            path,
+            committed: false,
+        };
+        // As git does: the new file keeps the old one's permissions.
+        if let Ok(meta) = std::fs::metadata(original) {
+            std::fs::set_permissions(&lock.path, meta.permissions()).map_err(|source| {
+                SetupError::Io {
+                    path: lock.path.clone(),
+                    source,
+                }
+            })?;
+        }
+        Ok(lock)
+    }
+
+    fn write(&self, data: &[u8]) -> Result<(), SetupError> {
+        let io_error = |source| SetupError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&self.path)
+            .map_err(io_error)?;
+        f.write_all(data).map_err(io_error)?;
+        f.sync_all().map_err(io_error)
+    }
+
+    fn commit(mut self, to: &Path) -> Result<(), SetupError> {
+        std::fs::rename(&self.path, to).map_err(|source| SetupError::Io {
+            path: to.to_path_buf(),
+            source,
+        })?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    fn listing(text: &str) -> Vec<Entry> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, text).unwrap();
+        list(&path).unwrap()
+    }
+
+    #[test]
+    fn raw_lines_match_gits_listing_and_show_our_marker() {
+        let text = "\u{feff}# top\n[core]\n\tbare = false ; c\n[credential \"https://h:8443\"]\n\thelper =  # added by git-credential-gitlab-ci\n\thelper = \"/x/git-credential-gitlab-ci # not a comment\" # added by git-credential-gitlab-ci\n\tuseHttpPath\n[Remote \"o\\\"q\"] url = a\\\n  b # added by someone\n[a.B]\n\tk = \"x;y\"\\\n\tz\n";
+        let raw = parse_config_lines(text).unwrap();
+        let git = listing(text);
+        raw.check(&git).unwrap();
+        let marks: Vec<bool> = raw.entries.iter().map(|e| e.marked).collect();
+        assert_eq!(marks, [false, true, true, false, false, false]);
+        assert_eq!(git[4].key, "remote.o\"q.url");
+        assert_eq!(git[5].key, "a.b.k");
+    }
+
+    #[test]
+    fn removing_lines_drops_a_section_left_empty_as_git_does() {
+        let text = "[http]\n\tsslCAInfo = /ca.pem\n[credential \"https://h\"]\n\thelper =  # added by git-credential-gitlab-ci\n\thelper = /x # added by git-credential-gitlab-ci\n[user]\n\tname = Me\n";
+        let raw = parse_config_lines(text).unwrap();
+        assert_eq!(
+            raw.without(&BTreeSet::from([1, 2])).unwrap(),
+            "[http]\n\tsslCAInfo = /ca.pem\n[user]\n\tname = Me\n"
+        );
+        assert_eq!(
+            raw.without(&BTreeSet::from([1])).unwrap(),
+            "[http]\n\tsslCAInfo = /ca.pem\n[credential \"https://h\"]\n\thelper = /x # added by git-credential-gitlab-ci\n[user]\n\tname = Me\n"
+        );
+        // A section that holds a comment keeps its header, as git keeps it.
+        let text = "[credential \"https://h\"]\n# mine\n\thelper = /x\n";
+        let raw = parse_config_lines(text).unwrap();
+        assert_eq!(
+            raw.without(&BTreeSet::from([0])).unwrap(),
+            "[credential \"https://h\"]\n# mine\n"
+        );
+        let shared = parse_config_lines("[credential \"https://h\"] helper = /x\n").unwrap();
+        assert!(shared.without(&BTreeSet::from([0])).is_none());
+    }
+
+    fn marker_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn configure_twice_then_unconfigure_restores_the_file() {
+        let before = "[credential]\n\thelper = store\n[credential \"https://h.example\"]\n\thelper = \n\tusername = me\n";
+        let (_dir, path) = marker_file(before);
+        let target = Target::File(path.clone());
+        let s = setup(
+            &[
+                ("https://h.example", true),
+                ("https://o.example:8443", false),
+            ],
+            &["--token-env", "A B"],
+        );
+        configure(&target, &s).unwrap();
+        let once = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            once.contains("'A B' # added by git-credential-gitlab-ci"),
+            "{once}"
+        );
+        let report = configure(&target, &s).unwrap().join("\n");
+        assert!(report.contains("already configured"), "{report}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), once);
+        let values: Vec<Option<String>> = list(&path)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.key == "credential.https://h.example.helper")
+            .map(|e| e.value)
+            .collect();
+        assert_eq!(
+            values,
+            [
+                Some(String::new()),
+                Some(String::new()),
+                Some(s.helper.clone())
+            ]
+        );
+
+        // Other options replace ours in place of adding a second copy.
+        let other = setup(
+            &[
+                ("https://h.example", true),
+                ("https://o.example:8443", false),
+            ],
+            &[],
+        );
+        configure(&target, &other).unwrap();
+        let values = list(&path)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.key.ends_with(".helper"))
+            .count();
+        assert_eq!(
+            values,
+            1 + 3 + 2,
+            "{}",
+            std::fs::read_to_string(&path).unwrap()
+        );
+
+        unconfigure(&target, &other).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+        let report = unconfigure(&target, &other).unwrap().join("\n");
+        assert!(report.contains("nothing to remove"), "{report}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn a_lock_held_by_git_stops_the_edit() {
+        let (_dir, path) = marker_file(
+            "[credential \"https://h\"]\n\thelper = \n\thelper = /x/git-credential-gitlab-ci\n",
+        );
+        let mut lock = path.clone().into_os_string();
+        lock.push(".lock");
+        std::fs::write(&lock, "").unwrap();
+        let err = unconfigure(
+            &Target::File(path.clone()),
+            &setup(&[("https://h", false)], &[]),
+        )
+        .unwrap_err();
+        assert!(matches!(err, SetupError::Locked(_)), "{err}");
+        assert!(std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("gitlab-ci"));
+    }
+}
