@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
 
-use super::{origins, Setup};
+use super::model::{origins, Setup};
 use crate::git::{is_our_helper, is_true, normalise_key, single_quote};
 
 /// What `--env` prints: shell for `eval` on stdout, and words for the person on stderr.
@@ -145,7 +145,7 @@ pub fn print_env(output: &EnvOutput) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
+    use super::super::model::testing::*;
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

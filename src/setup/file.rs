@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::{
-    origins, ours_and_resets, plan_helper, resolve, run, HelperPlan, Setup, SetupError, Target,
-};
+use super::model::{origins, run, Setup, SetupError, Target};
+use super::plan::{ours_and_resets, plan_helper, HelperPlan};
+use super::target::resolve;
 use crate::git::{
     self, is_our_helper, is_true, normalise_key, parse_config_lines, Entry, GitError, MARKER,
 };
@@ -362,7 +362,7 @@ impl Drop for Lock {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
+    use super::super::model::testing::*;
     use super::*;
 
     fn listing(text: &str) -> Vec<Entry> {

@@ -50,7 +50,7 @@ pub fn ours_and_resets(values: &[(Option<&str>, bool)], exe: &str) -> Vec<usize>
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::EXE;
+    use super::super::model::testing::EXE;
     use super::*;
 
     #[test]

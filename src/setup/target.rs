@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::{git_stdout, SetupError, Target};
+use super::model::{git_stdout, SetupError, Target};
 use crate::git::{self, GitError};
 
 /// The file `git config <target>` writes to.
