@@ -269,28 +269,16 @@ fn mask_text(text: &str, is_token: &dyn Fn(&str) -> bool) -> String {
 /// The repository's own entries, included files too: its local and worktree config, and
 /// the config of every submodule's git directory under `.git/modules`.
 fn repository_entries() -> Result<Vec<Entry>, ScrubError> {
-    let out = git::command()
-        .args(["rev-parse", "--path-format=absolute", "--git-common-dir"])
-        .output()
-        .map_err(|e| {
-            ScrubError::Git(GitError {
-                what: "running git".to_owned(),
-                problem: e.to_string(),
-            })
-        })?;
-    if !out.status.success() {
-        return Err(ScrubError::NotARepository);
-    }
-    let common = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n'));
+    let common = git::common_dir().map_err(|e| {
+        if e.problem.starts_with("could not run git") {
+            ScrubError::Git(e)
+        } else {
+            ScrubError::NotARepository
+        }
+    })?;
     // git names a repository's files relative to the top of the work tree (a bare
     // repository's directory), where it moves before reading config, not to where it runs.
-    let top = git::command()
-        .args(["rev-parse", "--show-toplevel"])
-        .output()
-        .ok()
-        .filter(|out| out.status.success() && !out.stdout.is_empty())
-        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n')))
-        .unwrap_or_else(|| common.clone());
+    let top = git::toplevel().unwrap_or_else(|| common.clone());
     let mut entries: Vec<Entry> = git::read(Some(&top))
         .map_err(|e| {
             ScrubError::Git(GitError {

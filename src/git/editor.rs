@@ -14,6 +14,8 @@ pub struct RawEntry {
     pub key: String,
     pub lines: Range<usize>,
     pub marked: bool,
+    /// The entry's last line ends in a comment (ours or not).
+    pub commented: bool,
 }
 
 struct Section {
@@ -171,6 +173,7 @@ fn entry(lines: &[&str], start: usize, s: &str, prefix: &str) -> Option<(RawEntr
             key,
             lines: start..last + 1,
             marked,
+            commented: comment.is_some(),
         },
         last + 1,
     ))
@@ -190,6 +193,31 @@ impl RawFile<'_> {
         } else {
             Err(())
         }
+    }
+
+    /// The text with our marker comment after the entry at `at`, as `git config --comment`
+    /// writes it. `None` when that entry spans lines or already ends in a comment.
+    pub fn with_marker(&self, at: usize) -> Option<String> {
+        let entry = self.entries.get(at)?;
+        if entry.commented || entry.lines.len() != 1 {
+            return None;
+        }
+        let mut out = String::new();
+        for (n, line) in self.lines.iter().enumerate() {
+            if n != entry.lines.start {
+                out.push_str(line);
+                continue;
+            }
+            let body = line.trim_end_matches(['\n', '\r']);
+            out.push_str(body);
+            out.push_str(" # ");
+            out.push_str(MARKER);
+            out.push_str(&line[body.len()..]);
+            if body.len() == line.len() {
+                out.push('\n');
+            }
+        }
+        Some(out)
     }
 
     /// The text without the entries at `remove`, and without the header of a section

@@ -1,20 +1,26 @@
 //! git itself, started only by [`runner`]: its configuration as git reads it ([`config`]), the URL rules git applies to
 //! it ([`url`]), helper values as git runs them ([`helper`]), the
 //! `GIT_CONFIG_COUNT` entries of the environment ([`env`]), and the line-level reading and
-//! editing of config files that removing exactly our entries needs ([`editor`]).
+//! editing of config files that removing exactly our entries needs ([`editor`]), where the
+//! repository keeps its files ([`repository`]), and what the installed git can do
+//! ([`version`]).
 
 mod config;
 mod editor;
 mod env;
 mod helper;
+mod repository;
 mod runner;
 mod url;
+mod version;
 
 pub use config::{is_true, normalise_key, parse_list, read, rewrite, Entry, Source};
-pub use editor::{parse as parse_config_lines, MARKER};
+pub use editor::{parse as parse_config_lines, RawFile, MARKER};
 pub use env::{env_entries, process_env, EnvError};
 pub use helper::{
     classify as classify_helper, is_our_helper, shell_quote, single_quote, HelperKind,
 };
+pub use repository::{common_dir, toplevel};
 pub use runner::{command, run, GitError};
 pub use url::{has_password, mask_password, strip_userinfo, Url};
+pub use version::{version, Version};

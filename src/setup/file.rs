@@ -10,7 +10,7 @@ use super::model::{origins, run, Setup, SetupError, Target};
 use super::plan::{ours_and_resets, plan_helper, HelperPlan};
 use super::target::resolve;
 use crate::git::{
-    self, is_our_helper, is_true, normalise_key, parse_config_lines, Entry, GitError, MARKER,
+    self, is_our_helper, is_true, normalise_key, parse_config_lines, Entry, RawFile, MARKER,
 };
 
 /// One key's entries in a file's listing: their positions in it, values and markers.
@@ -103,31 +103,36 @@ fn list(path: &Path) -> Result<Vec<Entry>, SetupError> {
     Ok(git::parse_list(&out.stdout))
 }
 
-/// `git config --file path --add key value`, tagged with our marker when git can.
-fn add(path: &Path, key: &str, value: &str) -> Result<(), SetupError> {
+/// `git config --file path --add key value`, tagged with our marker: by git where it can
+/// (`--comment`, git 2.45), else by a line edit of the entry git just wrote.
+fn add(path: &Path, key: &str, value: &str, comment: bool) -> Result<(), SetupError> {
     let what = format!("writing {key} to {}", path.display());
-    let command = |comment: bool| {
-        let mut cmd = git::command();
-        cmd.args(["config", "--file"]).arg(path);
-        if comment {
-            cmd.args(["--comment", MARKER]);
-        }
-        cmd.args(["--add", key, value]);
-        cmd
-    };
-    match run(&mut command(true), &what) {
-        Err(SetupError::Git(GitError { problem, .. })) if problem.contains("comment") => {
-            // git before 2.45: untagged. `unconfigure` still finds the reset right before
-            // our helper, but cannot tell a useHttpPath of ours from the user's.
-            run(&mut command(false), &what).map(drop)
-        }
-        other => other.map(drop),
+    let mut cmd = git::command();
+    cmd.args(["config", "--file"]).arg(path);
+    if comment {
+        cmd.args(["--comment", MARKER]);
     }
+    run(cmd.args(["--add", key, value]), &what)?;
+    if comment {
+        return Ok(());
+    }
+    // `--add` puts the new entry after the key's last one, so it is the key's last entry.
+    let file = ConfigFile::read(path)?;
+    let key = normalise_key(key);
+    let Some(at) = file.listing.iter().rposition(|e| e.key == key) else {
+        return Err(unreadable(path));
+    };
+    rewrite(
+        &file,
+        |raw| raw.with_marker(at),
+        &pairs(file.listing.iter()),
+    )
 }
 
 /// `configure` for a file target. Returns what it did, in words.
 pub fn configure(target: &Target, setup: &Setup) -> Result<Vec<String>, SetupError> {
     let path = resolve(target)?;
+    let comment = git::version()?.has_config_comment();
     let shown = path.display();
     let mut report = Vec::new();
     for wanted in &setup.wanted {
@@ -151,8 +156,8 @@ pub fn configure(target: &Target, setup: &Setup) -> Result<Vec<String>, SetupErr
                         if positions.len() == 1 { "y" } else { "ies" }
                     ));
                 }
-                add(&path, &key, "")?;
-                add(&path, &key, &setup.helper)?;
+                add(&path, &key, "", comment)?;
+                add(&path, &key, &setup.helper, comment)?;
                 report.push(format!(
                     "{}: added to {shown}:\n  {key} = \"\"  (clears the helpers git collected before it)\n  {key} = {}",
                     wanted.origin, setup.helper
@@ -169,7 +174,7 @@ pub fn configure(target: &Target, setup: &Setup) -> Result<Vec<String>, SetupErr
                     wanted.origin
                 ));
             } else {
-                add(&path, &key, "true")?;
+                add(&path, &key, "true", comment)?;
                 report.push(format!(
                     "{}: added to {shown}:\n  {key} = true  (a credential is scoped to a path, which git sends only with this)",
                     wanted.origin
@@ -192,9 +197,13 @@ pub fn unconfigure(target: &Target, setup: &Setup) -> Result<Vec<String>, SetupE
             remove.insert(helpers.positions[i]);
         }
         let use_http_path = file.key(&wanted.use_http_path_key())?;
-        for (i, (_, marked)) in use_http_path.values.iter().enumerate() {
-            if *marked {
-                remove.insert(use_http_path.positions[i]);
+        for (i, (value, marked)) in use_http_path.values.iter().enumerate() {
+            // Untagged, as a git before 2.45 left it when `configure` could not tag it: the
+            // `true` written right after our helper.
+            let at = use_http_path.positions[i];
+            let after_ours = at > 0 && remove.contains(&(at - 1)) && is_true(*value);
+            if *marked || after_ours {
+                remove.insert(at);
             }
         }
     }
@@ -251,9 +260,26 @@ fn other_origins(file: &ConfigFile, setup: &Setup) -> Vec<String> {
     others
 }
 
-/// Removes the entries at `positions` in `file`'s listing, and a section left empty, as a
-/// line edit that git checks before it replaces the file (see the module comment).
+/// Removes the entries at `positions` in `file`'s listing, and a section left empty.
 fn remove_entries(file: &ConfigFile, positions: &BTreeSet<usize>) -> Result<(), SetupError> {
+    let kept: Vec<_> = file
+        .listing
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !positions.contains(i))
+        .map(|(_, e)| (e.key.as_str(), e.value.as_deref()))
+        .collect();
+    rewrite(file, |raw| raw.without(positions), &kept)
+}
+
+/// Replaces `file` with `edit` of its lines, as a line edit that git checks before it
+/// replaces the file (see the module comment): git must read the edited text as `expected`.
+/// `edit` gives `None` for a change it cannot make to these lines.
+fn rewrite(
+    file: &ConfigFile,
+    edit: impl Fn(&RawFile<'_>) -> Option<String>,
+    expected: &[(&str, Option<&str>)],
+) -> Result<(), SetupError> {
     // git writes through symlinks to the file they name; so do we.
     let path = std::fs::canonicalize(&file.path).map_err(|source| SetupError::Io {
         path: file.path.clone(),
@@ -262,27 +288,21 @@ fn remove_entries(file: &ConfigFile, positions: &BTreeSet<usize>) -> Result<(), 
     let mut lock_name = path.clone().into_os_string();
     lock_name.push(".lock");
     let lock = Lock::create(PathBuf::from(lock_name), &path)?;
-    // Under the lock, the file must still hold what the removal was planned from.
+    // Under the lock, the file must still hold what the edit was planned from.
     if pairs(list(&path)?.iter()) != pairs(file.listing.iter()) {
         return Err(SetupError::Changed(path));
     }
     let text = read_text(&path)?;
     let raw = parse_config_lines(&text).ok_or_else(|| unreadable(&path))?;
     raw.check(&file.listing).map_err(|()| unreadable(&path))?;
-    let edited = raw
-        .without(positions)
-        .ok_or_else(|| SetupError::Unreadable {
-            path: path.clone(),
-            problem: "an entry to remove shares its line with a section header".to_owned(),
-        })?;
+    let edited = edit(&raw).ok_or_else(|| SetupError::Unreadable {
+        path: path.clone(),
+        problem:
+            "an entry to change shares its line with a section header or a comment, or spans lines"
+                .to_owned(),
+    })?;
     lock.write(edited.as_bytes())?;
-    let kept = file
-        .listing
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !positions.contains(i))
-        .map(|(_, e)| e);
-    if pairs(list(&lock.path)?.iter()) != pairs(kept) {
+    if pairs(list(&lock.path)?.iter()) != expected {
         return Err(unreadable(&path));
     }
     lock.commit(&path)
