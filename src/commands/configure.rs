@@ -9,7 +9,7 @@ use crate::cli::SetupTarget;
 use crate::client::Mode;
 use crate::config::{Config, Flags, ProcessEnv};
 use crate::error::Failure;
-use crate::setup::{self, Setup, SetupError, Target};
+use crate::setup::{self, EnvEntries, Setup, SetupError, Target};
 
 pub fn run(
     flags: &Flags,
@@ -23,7 +23,15 @@ pub fn run(
         let config = Config::load(flags, &ProcessEnv)?;
         let setup = Setup::new(&config, &setup::current_exe()?, &options)?;
         if target.env {
-            let existing = crate::git::env_entries(crate::git::process_env)?;
+            // Which variables the git on PATH reads; with no git to ask, the current ones.
+            let count = crate::git::version().map_or(true, |v| v.has_config_count());
+            let existing = if count {
+                EnvEntries::Count(crate::git::env_entries(crate::git::process_env)?)
+            } else {
+                let raw = crate::git::process_env("GIT_CONFIG_PARAMETERS").unwrap_or_default();
+                let parsed = crate::git::parameters(&raw)?;
+                EnvEntries::Parameters(raw, parsed)
+            };
             setup::print_env(&if configure {
                 setup::configure_env(&setup, &existing)
             } else {

@@ -23,6 +23,6 @@ mod model;
 mod plan;
 mod target;
 
-pub use env::{configure_env, print_env, unconfigure_env};
+pub use env::{configure_env, print_env, unconfigure_env, EnvEntries};
 pub use file::{configure, unconfigure};
 pub use model::{current_exe, helper_options, Setup, SetupError, Target};

@@ -2,11 +2,12 @@
 //! for, the file to write, and the errors on the way.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::config::{Config, Flags};
+use crate::config::{Config, Flags, DEFAULT_USERNAME};
 use crate::git::{self, shell_quote, GitError};
 use crate::token::TokenSource;
 
@@ -26,6 +27,10 @@ pub struct Wanted {
     pub origin: String,
     /// A credential for this origin is scoped to a path, which git sends only when asked to.
     pub use_http_path: bool,
+    /// The user name every credential for this origin has, when it is not the default
+    /// `gitlab-ci-token`: a deploy token's, say. GitLab Runner tells git to send
+    /// `gitlab-ci-token` for the origin, so `--env` also sets this one, which git reads last.
+    pub username: Option<String>,
 }
 
 impl Wanted {
@@ -35,6 +40,10 @@ impl Wanted {
 
     pub(super) fn use_http_path_key(&self) -> String {
         format!("credential.{}.useHttpPath", self.origin)
+    }
+
+    pub(super) fn username_key(&self) -> String {
+        format!("credential.{}.username", self.origin)
     }
 }
 
@@ -102,18 +111,33 @@ impl Setup {
 
 /// The origins `config` serves, in order, each once.
 pub fn wanted(config: &Config) -> Vec<Wanted> {
-    let mut wanted: Vec<Wanted> = Vec::new();
+    let mut wanted: Vec<(Wanted, BTreeSet<&str>)> = Vec::new();
     for c in &config.credentials {
         let origin = c.scope.origin.to_string();
-        match wanted.iter_mut().find(|w| w.origin == origin) {
-            Some(w) => w.use_http_path |= c.scope.path.is_some(),
-            None => wanted.push(Wanted {
-                origin,
-                use_http_path: c.scope.path.is_some(),
-            }),
+        match wanted.iter_mut().find(|(w, _)| w.origin == origin) {
+            Some((w, names)) => {
+                w.use_http_path |= c.scope.path.is_some();
+                names.insert(&c.username);
+            }
+            None => wanted.push((
+                Wanted {
+                    origin,
+                    use_http_path: c.scope.path.is_some(),
+                    username: None,
+                },
+                BTreeSet::from([c.username.as_str()]),
+            )),
         }
     }
     wanted
+        .into_iter()
+        .map(|(mut w, names)| {
+            if let [name] = names.into_iter().collect::<Vec<_>>()[..] {
+                w.username = (name != DEFAULT_USERNAME).then(|| name.to_owned());
+            }
+            w
+        })
+        .collect()
 }
 
 /// The options given to `configure` that change what the helper serves, in the helper
@@ -270,18 +294,20 @@ mod tests {
 
     #[test]
     fn every_served_origin_once_with_use_http_path_where_a_path_is_scoped() {
-        let credential = |url: &str| Credential {
+        let credential = |url: &str, username: &str| Credential {
             scope: Scope::parse(url).unwrap(),
-            username: "u".into(),
+            username: username.into(),
             sources: vec![],
             expires: None,
             provenance: Provenance::Flags,
         };
         let config = Config {
             credentials: vec![
-                credential("https://H.example:443"),
-                credential("https://h.example/group"),
-                credential("https://h.example:8443"),
+                credential("https://H.example:443", "deployer"),
+                credential("https://h.example/group", "deployer"),
+                credential("https://h.example:8443", "gitlab-ci-token"),
+                credential("https://mixed.example/a", "deployer"),
+                credential("https://mixed.example/b", "gitlab-ci-token"),
             ],
             ..Config::default()
         };
@@ -290,11 +316,18 @@ mod tests {
             [
                 Wanted {
                     origin: "https://h.example".into(),
-                    use_http_path: true
+                    use_http_path: true,
+                    username: Some("deployer".into()),
                 },
                 Wanted {
                     origin: "https://h.example:8443".into(),
-                    use_http_path: false
+                    use_http_path: false,
+                    username: None,
+                },
+                Wanted {
+                    origin: "https://mixed.example".into(),
+                    use_http_path: true,
+                    username: None,
                 },
             ]
         );
@@ -358,6 +391,7 @@ pub(crate) mod testing {
                 .map(|(o, p)| Wanted {
                     origin: o.to_string(),
                     use_http_path: *p,
+                    username: None,
                 })
                 .collect(),
         }
