@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::support::helper::{assert_nowhere_under, binary, TOKEN};
 use crate::support::process::{self, Run};
+use crate::support::programs::git_version;
 use crate::support::sandbox::Sandbox;
 use crate::support::scenario::{Scenario, PROJECT};
 
@@ -126,34 +127,50 @@ fn configure_global_twice_pushes_and_unconfigure_restores_the_file() {
 #[test]
 fn configure_env_appends_after_existing_entries_and_unconfigure_env_takes_them_back() {
     let sandbox = Sandbox::new();
-    sandbox
-        .env("CI_SERVER_URL", "https://gitlab.example.com")
-        .env("GIT_CONFIG_COUNT", "1")
-        .env(
-            "GIT_CONFIG_KEY_0",
-            "credential.https://gitlab.example.com.helper",
-        )
-        .env("GIT_CONFIG_VALUE_0", "cache --timeout=60");
+    sandbox.env("CI_SERVER_URL", "https://gitlab.example.com");
+    // An entry already in the environment, where this git reads such entries: git 2.31 and
+    // later read GIT_CONFIG_COUNT, older gits only GIT_CONFIG_PARAMETERS. The other entry
+    // holds a secret that neither command may print.
+    let key = "credential.https://gitlab.example.com.helper";
+    let header = "http.extraheader";
+    let secret = "AUTHORIZATION: Bearer NotOursToPrint";
+    let count = git_version() >= (2, 31);
+    if count {
+        sandbox
+            .env("GIT_CONFIG_COUNT", "2")
+            .env("GIT_CONFIG_KEY_0", key)
+            .env("GIT_CONFIG_VALUE_0", "cache --timeout=60")
+            .env("GIT_CONFIG_KEY_1", header)
+            .env("GIT_CONFIG_VALUE_1", secret);
+    } else {
+        sandbox.env(
+            "GIT_CONFIG_PARAMETERS",
+            format!("'{key}=cache --timeout=60' '{header}={secret}'"),
+        );
+    }
     let script = r#"
         eval "$("$BIN" configure --env)" || exit 1
-        git config --get-all credential.https://gitlab.example.com.helper
-        echo "count=$GIT_CONFIG_COUNT"
+        git config --get-all credential.https://gitlab.example.com.helper || exit 1
         echo "again=[$("$BIN" configure --env)]"
-        eval "$("$BIN" unconfigure --env)" || exit 1
-        echo "after=$GIT_CONFIG_COUNT"
-        git config --get-all credential.https://gitlab.example.com.helper
+        "$BIN" unconfigure --env > undo.sh || exit 1
+        grep -q NotOursToPrint undo.sh && { echo "printed the secret"; exit 1; }
+        eval "$(cat undo.sh)" || exit 1
+        git config --get-all credential.https://gitlab.example.com.helper || exit 1
+        git config --get http.extraheader || exit 1
+        echo "count=${GIT_CONFIG_COUNT-unset}"
     "#;
     let out = sh(&sandbox, ".", script).assert_success();
+    let count_after = if count { "count=2" } else { "count=unset" };
     assert_eq!(
         out.stdout_str().lines().collect::<Vec<_>>(),
         [
             "cache --timeout=60",
             "",
             &canonical_binary(),
-            "count=3",
             "again=[]",
-            "after=1",
             "cache --timeout=60",
+            secret,
+            count_after,
         ],
         "stderr: {}",
         out.stderr_str()
@@ -164,6 +181,21 @@ fn configure_env_appends_after_existing_entries_and_unconfigure_env_takes_them_b
         "{}",
         out.stderr_str()
     );
+    assert!(!out.stderr_str().contains("NotOursToPrint"));
+}
+
+#[test]
+fn unconfigure_env_with_nothing_else_kept_leaves_git_working() {
+    let sandbox = Sandbox::new();
+    sandbox.env("CI_SERVER_URL", "https://gitlab.example.com");
+    let script = r#"
+        eval "$("$BIN" configure --env)" || exit 1
+        eval "$("$BIN" unconfigure --env)" || exit 1
+        git config --list > /dev/null || exit 1
+        echo "count=${GIT_CONFIG_COUNT-unset} parameters=${GIT_CONFIG_PARAMETERS-unset}"
+    "#;
+    let out = sh(&sandbox, ".", script).assert_success();
+    assert_eq!(out.stdout_str(), "count=unset parameters=unset\n");
 }
 
 #[test]

@@ -200,8 +200,9 @@ fn status_never_prints_the_token() {
     let file_dir = tempfile::tempdir().unwrap();
     let file = file_dir.path().join("t");
     std::fs::write(&file, TOKEN).unwrap();
-    // git is set up as the README says, so the report has no problem and exits 0.
-    let gitconfig = file_dir.path().join("gitconfig");
+    // git is set up as the README says, so the report has no problem and exits 0. The
+    // file is $HOME/.gitconfig, which every git reads (GIT_CONFIG_GLOBAL needs git 2.32).
+    let gitconfig = file_dir.path().join(".gitconfig");
     std::fs::write(
         &gitconfig,
         format!(
@@ -218,7 +219,6 @@ fn status_never_prints_the_token() {
             .env("CI_SERVER_URL", "https://gitlab.example.com")
             .env("CI_JOB_TOKEN", TOKEN)
             .env("HOME", file_dir.path())
-            .env("GIT_CONFIG_GLOBAL", &gitconfig)
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .current_dir(file_dir.path());
         let out = process::run(cmd);

@@ -243,14 +243,22 @@ fn without_parameters(
     }
     let mut script = String::new();
     let mut now = raw.to_owned();
-    // From the last, so the spans of those still to cut stay where they are.
+    // From the last, so what is before the next one to cut stays where it is. Each goes with
+    // the space before it (the first with the space after it): git before 2.31 refuses a
+    // value that starts or ends with a space.
     for &i in remove.iter().rev() {
         let span = parameters[i].span.clone();
-        let text = &raw[span.clone()];
-        let pattern = double_quoted(text);
-        let line = if now.rfind(text) == Some(span.start) {
+        let cut = if i > 0 {
+            parameters[i - 1].span.end..span.end
+        } else {
+            let rest = &now[span.end..];
+            span.start..span.end + (rest.len() - rest.trim_start().len())
+        };
+        let text = now[cut.clone()].to_owned();
+        let pattern = double_quoted(&text);
+        let line = if now.rfind(&text) == Some(cut.start) {
             format!("GIT_CONFIG_PARAMETERS=${{GIT_CONFIG_PARAMETERS%{pattern}*}}${{GIT_CONFIG_PARAMETERS##*{pattern}}}")
-        } else if now.find(text) == Some(span.start) {
+        } else if now.find(&text) == Some(cut.start) {
             format!("GIT_CONFIG_PARAMETERS=${{GIT_CONFIG_PARAMETERS%%{pattern}*}}${{GIT_CONFIG_PARAMETERS#*{pattern}}}")
         } else {
             return Err(format!(
@@ -259,7 +267,7 @@ fn without_parameters(
             ));
         };
         let _ = writeln!(script, "{line}");
-        now.replace_range(span, "");
+        now.replace_range(cut, "");
     }
     script.push_str("export GIT_CONFIG_PARAMETERS\n");
     Ok(script)
@@ -511,7 +519,7 @@ mod tests {
             &["GIT_CONFIG_PARAMETERS"],
         );
         let back = back[0].strip_prefix("GIT_CONFIG_PARAMETERS=").unwrap();
-        assert_eq!(back.trim_end_matches('|').trim(), theirs);
+        assert_eq!(back.trim_end_matches('|'), theirs);
 
         // Nothing but ours: the variable goes.
         let fresh = configure_env(&s, &params(""));

@@ -35,3 +35,22 @@ pub fn carry_git_env(cmd: &mut Command) -> &mut Command {
     }
     cmd
 }
+
+/// `(major, minor)` of the git on PATH, for tests whose set-up differs by version (how the
+/// environment carries config entries, say). What the product does is the same test on every
+/// git; only the way a test sets up the world may depend on this.
+pub fn git_version() -> (u32, u32) {
+    let mut cmd = git_command();
+    cmd.env_clear().arg("version");
+    carry_git_env(&mut cmd);
+    let out = cmd.output().expect("git version");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let number = text
+        .trim()
+        .strip_prefix("git version ")
+        .expect("git version output");
+    let mut parts = number.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next().and_then(|p| p.parse().ok()).expect("major");
+    let minor = parts.next().and_then(|p| p.parse().ok()).expect("minor");
+    (major, minor)
+}
