@@ -2,10 +2,16 @@
 //!
 //! Every line is marked ok, warning or problem, and every problem says how to fix it. The same
 //! report renders as text for people and as JSON for machines. Tokens appear only masked.
+//!
+//! The report is built from [`Facts`] the `status` command gathers first ([`facts`]), and
+//! does no I/O of its own: no git, no files, no environment, no socket, no clock. What it
+//! finds in git's set-up is worked out in [`git`]; every part's lines are [`line`]s.
 
+mod facts;
 mod git;
 mod line;
 
+pub use facts::{ConfigFacts, CredentialFacts, DaemonFacts, Facts, GitFacts};
 pub use line::{Level, Line};
 
 use std::fmt::Write as _;
@@ -14,14 +20,14 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::client::{self, ClientError, Mode};
-use crate::config::{Config, ConfigError, ConfigFileState, DEFAULT_USERNAME};
+use crate::client::{ClientError, Mode};
+use crate::config::{ConfigFileState, DEFAULT_USERNAME};
 use crate::credential::expiry;
 use crate::credential::{Credential, Provenance};
 use crate::ipc::DaemonState;
 use crate::ipc::Kind;
-use crate::token::{resolve_all, TokenSource, Unavailable};
 use crate::token::{Masked, TokenKind};
+use crate::token::{TokenSource, Unavailable};
 use git::GitFindings;
 
 #[derive(Debug, Serialize)]
@@ -58,8 +64,10 @@ pub struct DaemonReport {
     pub lines: Vec<Line>,
 }
 
-/// Asks the daemon on `socket` for its state. Never fails: an absent daemon is a finding.
-pub fn query_daemon(socket: &Path, mode: Mode) -> DaemonReport {
+/// What the daemon's reply says about it. An absent daemon is a finding like any other.
+fn daemon_report(facts: DaemonFacts) -> DaemonReport {
+    let socket = facts.socket.as_path();
+    let mode = facts.mode;
     let mut report = DaemonReport {
         socket: socket.display().to_string(),
         mode,
@@ -68,20 +76,19 @@ pub fn query_daemon(socket: &Path, mode: Mode) -> DaemonReport {
         unreachable: None,
         lines: Vec::new(),
     };
-    if mode == Mode::Never {
+    let Some(reply) = facts.reply else {
         report.lines.push(Line::ok(
             "the daemon is not used (--use-daemon never): git is answered standalone",
         ));
         return report;
-    }
-    let reply = client::request(socket, Kind::Status, b"");
+    };
     let state = match reply {
         Ok((Kind::Data, json)) => {
             serde_json::from_slice::<DaemonState>(&json).map_err(|e| e.to_string())
         }
         Ok((kind, _)) => Err(format!("unexpected {kind:?} reply")),
-        Err(ClientError::NotRunning(_)) if crate::daemon::lock_holder(socket).is_some() => {
-            let pid = crate::daemon::lock_holder(socket).unwrap_or_default();
+        Err(ClientError::NotRunning(_)) if facts.lock_holder.is_some() => {
+            let pid = facts.lock_holder.unwrap_or_default();
             report.lines.push(Line::problem(
                 format!("a daemon (pid {pid}) holds the lock for {} but its socket is gone, so git cannot reach it", socket.display()),
                 format!("it stops by itself within a second; if it does not: kill {pid}, then start the daemon again"),
@@ -183,22 +190,17 @@ pub struct Report {
 }
 
 impl Report {
-    /// `git` is the URL to check git's set-up for and where that URL came from.
-    pub fn build(
-        config: Result<Config, ConfigError>,
-        daemon: DaemonReport,
-        git: Option<(String, String)>,
-        now: SystemTime,
-    ) -> Report {
+    /// The report on `facts`. Pure: everything it says comes from them.
+    pub fn build(facts: Facts) -> Report {
         let mut report = Report {
             version: crate::VERSION,
             config_files: Vec::new(),
             credentials: Vec::new(),
-            daemon,
+            daemon: daemon_report(facts.daemon),
             git: None,
             lines: Vec::new(),
         };
-        let config = match config {
+        let config = match facts.config {
             Ok(c) => c,
             Err(e) => {
                 report.lines.push(Line::problem(
@@ -208,7 +210,7 @@ impl Report {
                 return report;
             }
         };
-        report.config_files = config.files.clone();
+        report.config_files = config.files;
         for problem in &config.problems {
             report.lines.push(Line::problem(
                 format!("a setting is ignored: {problem}"),
@@ -224,24 +226,18 @@ impl Report {
         report.credentials = config
             .credentials
             .iter()
-            .map(|c| credential_report(c, report.daemon.state.as_ref(), now))
+            .map(|c| credential_report(c, report.daemon.state.as_ref(), facts.now))
             .collect();
-        match git {
-            Some((url, from)) => {
-                let entries = crate::git::read(std::env::current_dir().ok().as_deref())
-                    .unwrap_or_default();
+        match facts.git {
+            Some(g) => {
+                let served: Vec<&Credential> =
+                    config.credentials.iter().map(|c| &c.credential).collect();
                 let tokens: Vec<_> = config
                     .credentials
                     .iter()
-                    .filter_map(|c| crate::token::first_token(&c.sources).map(|(_, t)| t))
+                    .filter_map(|c| c.tokens.token.clone())
                     .collect();
-                report.git = Some(git::inspect(
-                    &url,
-                    &from,
-                    &entries,
-                    &config.credentials,
-                    &tokens,
-                ));
+                report.git = Some(git::inspect(&g, &served, &tokens));
             }
             None => report.lines.push(Line::warning(
                 "no URL to check git's set-up for: not in a repository with an origin remote, and CI_SERVER_URL is not set",
@@ -361,11 +357,12 @@ fn write_lines(out: &mut String, lines: &[Line]) {
 }
 
 fn credential_report(
-    c: &Credential,
+    facts: &CredentialFacts,
     daemon: Option<&DaemonState>,
     now: SystemTime,
 ) -> CredentialReport {
-    let resolution = resolve_all(&c.sources);
+    let c = &facts.credential;
+    let resolution = &facts.tokens;
     let active = resolution.report.iter().position(|(_, r)| r.is_ok());
     let sources = resolution
         .report
@@ -413,7 +410,11 @@ fn credential_report(
     }
     for source in &c.sources {
         if let TokenSource::File(path) = source {
-            if let Some(line) = permission_line(path) {
+            if let Some(line) = facts
+                .file_modes
+                .get(path)
+                .and_then(|&m| permission_line(path, m))
+            {
                 lines.push(line);
             }
         }
@@ -479,10 +480,8 @@ fn rounded(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
 }
 
-#[cfg(unix)]
-fn permission_line(path: &Path) -> Option<Line> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+/// A warning when a token file's permission bits let other users read it.
+fn permission_line(path: &Path, mode: u32) -> Option<Line> {
     (mode & 0o077 != 0).then(|| {
         Line::warning(
             format!(
@@ -492,9 +491,4 @@ fn permission_line(path: &Path) -> Option<Line> {
             format!("chmod 600 {}", path.display()),
         )
     })
-}
-
-#[cfg(not(unix))]
-fn permission_line(_path: &Path) -> Option<Line> {
-    None
 }
