@@ -1,15 +1,23 @@
 //! `status`: finds the URL to check, gathers what the report needs, and prints it as text or
 //! JSON. The exit status is 1 when the report holds a problem.
+//!
+//! All of the report's I/O happens here, in [`gather`]: asking the daemon, running git,
+//! reading the token sources, looking at token files and scanning git's config files.
+//! [`Report::build`] then judges those facts without touching anything.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use crate::client::Mode;
+use crate::client::{self, ClientError, Mode};
 use crate::config::{Config, Flags, ProcessEnv};
+use crate::credential::Credential;
 use crate::error::Failure;
-use crate::report::{query_daemon, Level, Report};
+use crate::ipc::Kind;
+use crate::report::{ConfigFacts, CredentialFacts, DaemonFacts, Facts, GitFacts, Level, Report};
+use crate::token::TokenSource;
 
 pub fn run(
     flags: &Flags,
@@ -18,17 +26,7 @@ pub fn run(
     url: Option<String>,
     json: bool,
 ) -> Result<ExitCode, Failure> {
-    let daemon = query_daemon(socket, mode);
-    let target = url
-        .map(|u| (u, "given on the command line".to_owned()))
-        .or_else(origin_push_url)
-        .or_else(ci_project_url);
-    let report = Report::build(
-        Config::load(flags, &ProcessEnv),
-        daemon,
-        target,
-        SystemTime::now(),
-    );
+    let report = Report::build(gather(flags, socket, mode, url));
     let text = if json {
         let mut s = serde_json::to_string_pretty(&report).unwrap_or_default();
         s.push('\n');
@@ -42,6 +40,110 @@ pub fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Everything the report is built from, read now. `url` is the URL given to check, if any.
+fn gather(flags: &Flags, socket: &Path, mode: Mode, url: Option<String>) -> Facts {
+    let daemon = ask_daemon(socket, mode);
+    let target = url
+        .map(|u| (u, "given on the command line".to_owned()))
+        .or_else(origin_push_url)
+        .or_else(ci_project_url);
+    let config = Config::load(flags, &ProcessEnv);
+    let now = SystemTime::now();
+    let config = config.map(|c| ConfigFacts {
+        files: c.files,
+        problems: c.problems,
+        credentials: c.credentials.into_iter().map(read_credential).collect(),
+    });
+    Facts {
+        config,
+        daemon,
+        git: target.map(|(url, url_from)| read_git(url, url_from)),
+        now,
+    }
+}
+
+/// Asks the daemon on `socket` for its state, unless the daemon is not to be used.
+fn ask_daemon(socket: &Path, mode: Mode) -> DaemonFacts {
+    let reply = (mode != Mode::Never).then(|| client::request(socket, Kind::Status, b""));
+    let lock_holder = match &reply {
+        Some(Err(ClientError::NotRunning(_))) => crate::daemon::lock_holder(socket),
+        _ => None,
+    };
+    DaemonFacts {
+        socket: socket.to_path_buf(),
+        mode,
+        reply,
+        lock_holder,
+    }
+}
+
+/// Reads every token source of `credential`, and the permissions of its token files.
+fn read_credential(credential: Credential) -> CredentialFacts {
+    let tokens = crate::token::resolve_all(&credential.sources);
+    let file_modes = credential
+        .sources
+        .iter()
+        .filter_map(|s| match s {
+            TokenSource::File(path) => Some((path.clone(), permission_bits(path)?)),
+            _ => None,
+        })
+        .collect();
+    CredentialFacts {
+        credential,
+        tokens,
+        file_modes,
+    }
+}
+
+#[cfg(unix)]
+fn permission_bits(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    Some(std::fs::metadata(path).ok()?.permissions().mode() & 0o777)
+}
+
+#[cfg(not(unix))]
+fn permission_bits(_path: &Path) -> Option<u32> {
+    None
+}
+
+/// git's configuration as seen from here, this program's own path, and the contents of every
+/// config file git read an entry from.
+fn read_git(url: String, url_from: String) -> GitFacts {
+    let entries = crate::git::read(std::env::current_dir().ok().as_deref()).unwrap_or_default();
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.canonicalize().ok())
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let paths: BTreeSet<&Path> = entries.iter().filter_map(|e| e.file()).collect();
+    let files: BTreeMap<PathBuf, _> = paths
+        .into_iter()
+        .filter_map(|path| Some((path.to_path_buf(), read_bounded(path).ok()?)))
+        .collect();
+    GitFacts {
+        url,
+        url_from,
+        entries,
+        exe,
+        files,
+    }
+}
+
+/// The first 4 MiB of a regular file, opened so that a FIFO cannot hang us.
+fn read_bounded(path: &Path) -> std::io::Result<zeroize::Zeroizing<Vec<u8>>> {
+    use std::io::Read;
+    let file = crate::hardening::open_nonblocking(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::ErrorKind::InvalidInput.into());
+    }
+    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(64 * 1024));
+    let mut data = Vec::new();
+    file.take(4 * 1024 * 1024).read_to_end(&mut data)?;
+    buf.extend_from_slice(&data);
+    zeroize::Zeroize::zeroize(&mut data);
+    Ok(buf)
 }
 
 /// The push URL of `origin` as written in the config (`pushurl`, else `url`), before any

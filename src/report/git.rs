@@ -1,15 +1,16 @@
 //! What `status` finds in git's configuration for one URL: the helper chain git will run,
 //! whether it reaches us, what GitLab Runner wrote, and every credential written into config.
 //!
-//! Findings name the file and key, never the value: a value may be the token itself.
+//! Findings name the file and key, never the value: a value may be the token itself. Built
+//! from [`GitFacts`] alone: git has already been asked and the files read.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
+use super::facts::GitFacts;
 use super::line::Line;
 use crate::credential::Credential;
 use crate::git::{self, Entry, HelperKind, Url};
@@ -38,13 +39,9 @@ pub struct GitFindings {
     pub lines: Vec<Line>,
 }
 
-pub fn inspect(
-    url: &str,
-    url_from: &str,
-    entries: &[Entry],
-    served: &[Credential],
-    tokens: &[Arc<Token>],
-) -> GitFindings {
+/// `served` are the credentials we serve and `tokens` the tokens their sources hold now.
+pub fn inspect(facts: &GitFacts, served: &[&Credential], tokens: &[Arc<Token>]) -> GitFindings {
+    let (url, entries) = (facts.url.as_str(), facts.entries.as_slice());
     let mut lines = Vec::new();
     let (contacted, rewritten_by) = git::rewrite(entries, url, true);
     let contacts = git::mask_password(&contacted);
@@ -80,8 +77,11 @@ pub fn inspect(
     // it would reach us is moot until the password is gone.
     let asks_helpers = !git::has_password(&contacted);
     let (chain, reaches_us) = match &target {
-        Some(t) if asks_helpers => helper_chain(entries, t, &mut lines),
-        Some(t) => (helper_chain(entries, t, &mut Vec::new()).0, false),
+        Some(t) if asks_helpers => helper_chain(entries, t, &facts.exe, &mut lines),
+        Some(t) => (
+            helper_chain(entries, t, &facts.exe, &mut Vec::new()).0,
+            false,
+        ),
         None => {
             lines.push(Line::warning(
                 format!("{contacts} is not an http(s) URL: git asks credential helpers only for http(s) remotes"),
@@ -93,10 +93,10 @@ pub fn inspect(
     if let Some(t) = &target {
         path_scope_lines(entries, t, served, &mut lines);
     }
-    embedded_credential_lines(entries, rewritten_by, served, tokens, &mut lines);
+    embedded_credential_lines(facts, rewritten_by, served, tokens, &mut lines);
     GitFindings {
         url: git::mask_password(url),
-        url_from: url_from.to_owned(),
+        url_from: facts.url_from.clone(),
         contacts,
         chain,
         reaches_us,
@@ -104,7 +104,13 @@ pub fn inspect(
     }
 }
 
-fn helper_chain(entries: &[Entry], target: &Url, lines: &mut Vec<Line>) -> (Vec<ChainStep>, bool) {
+/// `exe` is this program's own path, to recognise our helper by it.
+fn helper_chain(
+    entries: &[Entry],
+    target: &Url,
+    exe: &str,
+    lines: &mut Vec<Line>,
+) -> (Vec<ChainStep>, bool) {
     let mut steps: Vec<ChainStep> = Vec::new();
     for e in entries {
         let (section, sub, name) = e.parts();
@@ -129,7 +135,7 @@ fn helper_chain(entries: &[Entry], target: &Url, lines: &mut Vec<Line>) -> (Vec<
                 effective: true,
             });
         } else {
-            let kind = classify(value);
+            let kind = git::classify_helper(value, exe);
             steps.push(ChainStep {
                 key: e.key.clone(),
                 location: e.location(),
@@ -201,16 +207,6 @@ fn helper_chain(entries: &[Entry], target: &Url, lines: &mut Vec<Line>) -> (Vec<
     (steps, ours.is_some())
 }
 
-/// What kind of helper a `credential.helper` value runs, this program being the one running.
-fn classify(value: &str) -> HelperKind {
-    let exe = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.canonicalize().ok())
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    crate::git::classify_helper(value, &exe)
-}
-
 /// A helper in words, without arguments that could hold a secret.
 fn describe(value: &str, kind: HelperKind) -> String {
     match kind {
@@ -246,9 +242,15 @@ fn runner_file(e: &Entry) -> bool {
         .is_some_and(|n| n.to_string_lossy().contains("gitlab-runner"))
 }
 
-fn path_scope_lines(entries: &[Entry], target: &Url, served: &[Credential], lines: &mut Vec<Line>) {
+fn path_scope_lines(
+    entries: &[Entry],
+    target: &Url,
+    served: &[&Credential],
+    lines: &mut Vec<Line>,
+) {
     let scoped: Vec<&Credential> = served
         .iter()
+        .copied()
         .filter(|c| c.scope.path.is_some())
         .filter(|c| Url::parse(&c.scope.origin.to_string()).is_some_and(|o| target.matched_by(&o)))
         .collect();
@@ -276,9 +278,9 @@ fn path_scope_lines(entries: &[Entry], target: &Url, served: &[Credential], line
 
 /// `reported` is an entry already reported above (the rule that rewrote the URL itself).
 fn embedded_credential_lines(
-    entries: &[Entry],
+    facts: &GitFacts,
     reported: Option<&Entry>,
-    served: &[Credential],
+    served: &[&Credential],
     tokens: &[Arc<Token>],
     lines: &mut Vec<Line>,
 ) {
@@ -286,7 +288,7 @@ fn embedded_credential_lines(
         .iter()
         .map(|c| c.scope.origin.host.as_str())
         .collect();
-    for e in entries {
+    for e in &facts.entries {
         let (section, sub, name) = e.parts();
         let value = e.value.as_deref().unwrap_or("");
         match (section, name) {
@@ -340,14 +342,7 @@ fn embedded_credential_lines(
             _ => {}
         }
     }
-    let files: BTreeSet<PathBuf> = entries
-        .iter()
-        .filter_map(|e| e.file().map(Path::to_path_buf))
-        .collect();
-    for file in files {
-        let Ok(data) = read_bounded(&file) else {
-            continue;
-        };
+    for (file, data) in &facts.files {
         for token in tokens {
             let secret = token.secret().expose_secret().as_bytes();
             if secret.len() >= 8 && data.windows(secret.len()).any(|w| w == secret) {
@@ -364,23 +359,14 @@ fn embedded_credential_lines(
     }
 }
 
-fn read_bounded(path: &Path) -> std::io::Result<zeroize::Zeroizing<Vec<u8>>> {
-    use std::io::Read;
-    let file = crate::hardening::open_nonblocking(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(std::io::ErrorKind::InvalidInput.into());
-    }
-    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(64 * 1024));
-    let mut data = Vec::new();
-    file.take(4 * 1024 * 1024).read_to_end(&mut data)?;
-    buf.extend_from_slice(&data);
-    zeroize::Zeroize::zeroize(&mut data);
-    Ok(buf)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Classified as `status` does, without a path of our own to recognise.
+    fn classify(value: &str) -> HelperKind {
+        git::classify_helper(value, "")
+    }
 
     #[test]
     fn helpers_are_classified_by_what_they_run() {

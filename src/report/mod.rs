@@ -2,10 +2,16 @@
 //!
 //! Every line is marked ok, warning or problem, and every problem says how to fix it. The same
 //! report renders as text for people and as JSON for machines. Tokens appear only masked.
+//!
+//! The report is built from [`Facts`] the `status` command gathers first ([`facts`]), and
+//! does no I/O of its own: no git, no files, no environment, no socket, no clock. What it
+//! finds in git's set-up is worked out in [`git`]; every part's lines are [`line`]s.
 
+mod facts;
 mod git;
 mod line;
 
+pub use facts::{ConfigFacts, CredentialFacts, DaemonFacts, Facts, GitFacts};
 pub use line::{Level, Line};
 
 use std::fmt::Write as _;
@@ -14,14 +20,14 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::client::{self, ClientError, Mode};
-use crate::config::{Config, ConfigError, ConfigFileState, DEFAULT_USERNAME};
+use crate::client::{ClientError, Mode};
+use crate::config::{ConfigFileState, DEFAULT_USERNAME};
 use crate::credential::expiry;
 use crate::credential::{Credential, Provenance};
 use crate::ipc::DaemonState;
 use crate::ipc::Kind;
-use crate::token::{resolve_all, TokenSource, Unavailable};
 use crate::token::{Masked, TokenKind};
+use crate::token::{TokenSource, Unavailable};
 use git::GitFindings;
 
 #[derive(Debug, Serialize)]
@@ -58,8 +64,10 @@ pub struct DaemonReport {
     pub lines: Vec<Line>,
 }
 
-/// Asks the daemon on `socket` for its state. Never fails: an absent daemon is a finding.
-pub fn query_daemon(socket: &Path, mode: Mode) -> DaemonReport {
+/// What the daemon's reply says about it. An absent daemon is a finding like any other.
+fn daemon_report(facts: DaemonFacts) -> DaemonReport {
+    let socket = facts.socket.as_path();
+    let mode = facts.mode;
     let mut report = DaemonReport {
         socket: socket.display().to_string(),
         mode,
@@ -68,20 +76,19 @@ pub fn query_daemon(socket: &Path, mode: Mode) -> DaemonReport {
         unreachable: None,
         lines: Vec::new(),
     };
-    if mode == Mode::Never {
+    let Some(reply) = facts.reply else {
         report.lines.push(Line::ok(
             "the daemon is not used (--use-daemon never): git is answered standalone",
         ));
         return report;
-    }
-    let reply = client::request(socket, Kind::Status, b"");
+    };
     let state = match reply {
         Ok((Kind::Data, json)) => {
             serde_json::from_slice::<DaemonState>(&json).map_err(|e| e.to_string())
         }
         Ok((kind, _)) => Err(format!("unexpected {kind:?} reply")),
-        Err(ClientError::NotRunning(_)) if crate::daemon::lock_holder(socket).is_some() => {
-            let pid = crate::daemon::lock_holder(socket).unwrap_or_default();
+        Err(ClientError::NotRunning(_)) if facts.lock_holder.is_some() => {
+            let pid = facts.lock_holder.unwrap_or_default();
             report.lines.push(Line::problem(
                 format!("a daemon (pid {pid}) holds the lock for {} but its socket is gone, so git cannot reach it", socket.display()),
                 format!("it stops by itself within a second; if it does not: kill {pid}, then start the daemon again"),
@@ -183,22 +190,17 @@ pub struct Report {
 }
 
 impl Report {
-    /// `git` is the URL to check git's set-up for and where that URL came from.
-    pub fn build(
-        config: Result<Config, ConfigError>,
-        daemon: DaemonReport,
-        git: Option<(String, String)>,
-        now: SystemTime,
-    ) -> Report {
+    /// The report on `facts`. Pure: everything it says comes from them.
+    pub fn build(facts: Facts) -> Report {
         let mut report = Report {
             version: crate::VERSION,
             config_files: Vec::new(),
             credentials: Vec::new(),
-            daemon,
+            daemon: daemon_report(facts.daemon),
             git: None,
             lines: Vec::new(),
         };
-        let config = match config {
+        let config = match facts.config {
             Ok(c) => c,
             Err(e) => {
                 report.lines.push(Line::problem(
@@ -208,7 +210,7 @@ impl Report {
                 return report;
             }
         };
-        report.config_files = config.files.clone();
+        report.config_files = config.files;
         for problem in &config.problems {
             report.lines.push(Line::problem(
                 format!("a setting is ignored: {problem}"),
@@ -224,24 +226,18 @@ impl Report {
         report.credentials = config
             .credentials
             .iter()
-            .map(|c| credential_report(c, report.daemon.state.as_ref(), now))
+            .map(|c| credential_report(c, report.daemon.state.as_ref(), facts.now))
             .collect();
-        match git {
-            Some((url, from)) => {
-                let entries = crate::git::read(std::env::current_dir().ok().as_deref())
-                    .unwrap_or_default();
+        match facts.git {
+            Some(g) => {
+                let served: Vec<&Credential> =
+                    config.credentials.iter().map(|c| &c.credential).collect();
                 let tokens: Vec<_> = config
                     .credentials
                     .iter()
-                    .filter_map(|c| crate::token::first_token(&c.sources).map(|(_, t)| t))
+                    .filter_map(|c| c.tokens.token.clone())
                     .collect();
-                report.git = Some(git::inspect(
-                    &url,
-                    &from,
-                    &entries,
-                    &config.credentials,
-                    &tokens,
-                ));
+                report.git = Some(git::inspect(&g, &served, &tokens));
             }
             None => report.lines.push(Line::warning(
                 "no URL to check git's set-up for: not in a repository with an origin remote, and CI_SERVER_URL is not set",
@@ -361,11 +357,12 @@ fn write_lines(out: &mut String, lines: &[Line]) {
 }
 
 fn credential_report(
-    c: &Credential,
+    facts: &CredentialFacts,
     daemon: Option<&DaemonState>,
     now: SystemTime,
 ) -> CredentialReport {
-    let resolution = resolve_all(&c.sources);
+    let c = &facts.credential;
+    let resolution = &facts.tokens;
     let active = resolution.report.iter().position(|(_, r)| r.is_ok());
     let sources = resolution
         .report
@@ -413,7 +410,11 @@ fn credential_report(
     }
     for source in &c.sources {
         if let TokenSource::File(path) = source {
-            if let Some(line) = permission_line(path) {
+            if let Some(line) = facts
+                .file_modes
+                .get(path)
+                .and_then(|&m| permission_line(path, m))
+            {
                 lines.push(line);
             }
         }
@@ -479,10 +480,8 @@ fn rounded(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
 }
 
-#[cfg(unix)]
-fn permission_line(path: &Path) -> Option<Line> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+/// A warning when a token file's permission bits let other users read it.
+fn permission_line(path: &Path, mode: u32) -> Option<Line> {
     (mode & 0o077 != 0).then(|| {
         Line::warning(
             format!(
@@ -494,7 +493,676 @@ fn permission_line(path: &Path) -> Option<Line> {
     })
 }
 
-#[cfg(not(unix))]
-fn permission_line(_path: &Path) -> Option<Line> {
-    None
+#[cfg(test)]
+mod tests {
+    //! Reports built from facts made by hand: no git, no files, no daemon, no clock.
+
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::ConfigError;
+    use crate::credential::Scope;
+    use crate::git::{Entry, HelperKind, Source};
+    use crate::ipc::HeldCredential;
+    use crate::token::{Resolution, Token};
+
+    /// A personal access token; only its masked form may ever appear.
+    const TOKEN: &str = "glpat-Zq8sT1kQ9vXr4LmW2bYe";
+    const SOCKET: &str = "/run/user/1000/git-credential-gitlab-ci/daemon.sock";
+    const OURS: &str = "/usr/local/bin/git-credential-gitlab-ci";
+
+    /// 2027-01-15T08:00:00Z.
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+    }
+
+    fn token(value: &str) -> Arc<Token> {
+        Arc::new(Token::new(value.to_owned()).unwrap())
+    }
+
+    fn credential(url: &str, sources: Vec<TokenSource>) -> Credential {
+        Credential {
+            scope: Scope::parse(url).unwrap(),
+            username: DEFAULT_USERNAME.to_owned(),
+            sources,
+            expires: None,
+            provenance: Provenance::Flags,
+        }
+    }
+
+    /// `credential` whose sources gave `results`, in order.
+    fn read(
+        credential: Credential,
+        results: Vec<Result<Arc<Token>, Unavailable>>,
+    ) -> CredentialFacts {
+        assert_eq!(credential.sources.len(), results.len());
+        let token = results.iter().find_map(|r| r.as_ref().ok().cloned());
+        let report = credential
+            .sources
+            .iter()
+            .cloned()
+            .zip(results.into_iter().map(|r| r.map(|_| ())))
+            .collect();
+        CredentialFacts {
+            credential,
+            tokens: Resolution { token, report },
+            file_modes: BTreeMap::new(),
+        }
+    }
+
+    /// https://gitlab.example.com, served with `TOKEN` from CI_JOB_TOKEN.
+    fn served() -> CredentialFacts {
+        read(
+            credential(
+                "https://gitlab.example.com",
+                vec![TokenSource::Env("CI_JOB_TOKEN".into())],
+            ),
+            vec![Ok(token(TOKEN))],
+        )
+    }
+
+    fn daemon(mode: Mode, reply: Option<facts::Reply>) -> DaemonFacts {
+        DaemonFacts {
+            socket: PathBuf::from(SOCKET),
+            mode,
+            reply,
+            lock_holder: None,
+        }
+    }
+
+    fn no_daemon() -> DaemonFacts {
+        daemon(
+            Mode::Auto,
+            Some(Err(ClientError::NotRunning(SOCKET.to_owned()))),
+        )
+    }
+
+    fn running_daemon(credentials: Vec<HeldCredential>) -> DaemonFacts {
+        let state = DaemonState {
+            pid: 4242,
+            version: "test".into(),
+            socket: SOCKET.into(),
+            started_at: 1_799_996_400,
+            uptime_secs: 3600,
+            answered: 3,
+            refused: 1,
+            rejected: 0,
+            last_rejection: None,
+            stops_at: None,
+            idle_timeout_secs: None,
+            credentials,
+        };
+        let json = serde_json::to_vec(&state).unwrap();
+        daemon(Mode::Auto, Some(Ok((Kind::Data, json.into()))))
+    }
+
+    fn facts(credentials: Vec<CredentialFacts>, git: Option<GitFacts>) -> Facts {
+        Facts {
+            config: Ok(ConfigFacts {
+                files: Vec::new(),
+                problems: Vec::new(),
+                credentials,
+            }),
+            daemon: no_daemon(),
+            git,
+            now: now(),
+        }
+    }
+
+    /// An entry of a config file.
+    fn entry(file: &str, scope: &str, key: &str, value: &str) -> Entry {
+        Entry {
+            scope: scope.into(),
+            source: Source::File(PathBuf::from(file)),
+            key: key.into(),
+            value: Some(value.into()),
+        }
+    }
+
+    fn global(key: &str, value: &str) -> Entry {
+        entry("/home/dev/.gitconfig", "global", key, value)
+    }
+
+    fn local(key: &str, value: &str) -> Entry {
+        entry("/work/project/.git/config", "local", key, value)
+    }
+
+    fn git_for(url: &str, entries: Vec<Entry>) -> GitFacts {
+        GitFacts {
+            url: url.into(),
+            url_from: "given on the command line".into(),
+            entries,
+            exe: OURS.into(),
+            files: BTreeMap::new(),
+        }
+    }
+
+    const PROJECT: &str = "https://gitlab.example.com/group/project.git";
+
+    /// The one line whose message contains `text`.
+    #[track_caller]
+    fn line<'a>(lines: &'a [Line], text: &str) -> &'a Line {
+        let found: Vec<&Line> = lines.iter().filter(|l| l.message.contains(text)).collect();
+        assert_eq!(found.len(), 1, "{text:?} in {lines:#?}");
+        found[0]
+    }
+
+    fn git_lines(report: &Report) -> &[Line] {
+        &report.git.as_ref().expect("git findings").lines
+    }
+
+    fn json(report: &Report) -> String {
+        serde_json::to_string_pretty(report).unwrap()
+    }
+
+    #[test]
+    fn a_missing_token_is_a_problem_whose_fix_names_every_source() {
+        let c = read(
+            credential(
+                "https://gitlab.example.com",
+                vec![
+                    TokenSource::Env("CI_JOB_TOKEN".into()),
+                    TokenSource::File("/run/secrets/gitlab".into()),
+                ],
+            ),
+            vec![Err(Unavailable::Unset), Err(Unavailable::NotFound)],
+        );
+        let report = Report::build(facts(vec![c], None));
+        let c = &report.credentials[0];
+        assert_eq!(c.token, None);
+        assert!(c.sources.iter().all(|s| !s.active));
+        let missing = line(&c.lines, "no token");
+        assert_eq!(missing.level, Level::Problem);
+        assert_eq!(
+            missing.fix.as_deref(),
+            Some("put the token in environment variable CI_JOB_TOKEN or file /run/secrets/gitlab, or point --token-env/--token-file at where it is")
+        );
+        assert_eq!(report.worst(), Level::Problem);
+        let text = report.to_text();
+        assert!(
+            text.contains("1. environment variable CI_JOB_TOKEN: not set\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("2. file /run/secrets/gitlab: no such file\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("summary: there are problems: see the fixes above\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_token_appears_only_masked_in_text_and_json() {
+        let fingerprint = token(TOKEN).fingerprint();
+        // The token in every place the report looks: a source, a remote URL, a config file.
+        let mut git = git_for(
+            PROJECT,
+            vec![
+                global("credential.helper", OURS),
+                local(
+                    "remote.origin.url",
+                    &format!("https://gitlab-ci-token:{TOKEN}@gitlab.example.com/g/p.git"),
+                ),
+            ],
+        );
+        git.files.insert(
+            "/work/project/.git/config".into(),
+            format!("[remote \"origin\"]\n\turl = https://gitlab-ci-token:{TOKEN}@gitlab.example.com/g/p.git\n")
+                .into_bytes()
+                .into(),
+        );
+        let report = Report::build(facts(vec![served()], Some(git)));
+        let ok = line(&report.credentials[0].lines, "token:");
+        assert_eq!(ok.level, Level::Ok);
+        assert_eq!(
+            ok.message,
+            format!("token: access token (glpat-), fingerprint {fingerprint}")
+        );
+        let written = line(git_lines(&report), "is written in");
+        assert_eq!(
+            written.message,
+            format!("the served token (fingerprint {fingerprint}) is written in /work/project/.git/config")
+        );
+        assert_eq!(written.level, Level::Problem);
+        let secret_part = &TOKEN["glpat-".len()..];
+        for (what, out) in [("text", report.to_text()), ("JSON", json(&report))] {
+            assert!(out.contains(&fingerprint), "{what}: {out}");
+            assert!(!out.contains(secret_part), "{what} shows the token: {out}");
+        }
+    }
+
+    #[test]
+    fn a_storage_helper_before_ours_may_answer_first_and_would_store_the_token() {
+        let git = git_for(
+            PROJECT,
+            vec![
+                global("credential.helper", "store --file /home/dev/.creds"),
+                global("credential.helper", OURS),
+            ],
+        );
+        let report = Report::build(facts(vec![served()], Some(git)));
+        let findings = report.git.as_ref().unwrap();
+        assert!(findings.reaches_us);
+        assert_eq!(findings.chain[0].kind, Some(HelperKind::Storage));
+        assert_eq!(findings.chain[0].helper, "helper `store`");
+        let lines = git_lines(&report);
+        assert_eq!(
+            line(lines, "git asks git-credential-gitlab-ci").message,
+            "git asks git-credential-gitlab-ci for this URL (second in the chain)"
+        );
+        let before = line(lines, "runs before ours");
+        assert_eq!(before.level, Level::Warning);
+        assert_eq!(
+            before.fix.as_deref(),
+            Some("put a reset and our helper after it, or remove it: git config --unset-all credential.helper")
+        );
+        let stores = line(lines, "would write the CI token to disk");
+        assert_eq!(stores.level, Level::Problem);
+        assert!(stores.message.starts_with(
+            "helper `store` from /home/dev/.gitconfig (global) receives every credential"
+        ));
+        assert!(!report.to_text().contains("/home/dev/.creds"));
+    }
+
+    #[test]
+    fn our_helper_cleared_by_a_later_reset_is_not_asked() {
+        let git = git_for(
+            PROJECT,
+            vec![
+                global("credential.helper", OURS),
+                local("credential.https://gitlab.example.com.helper", ""),
+                local("credential.https://gitlab.example.com.helper", "cache"),
+            ],
+        );
+        let report = Report::build(facts(vec![served()], Some(git)));
+        let findings = report.git.as_ref().unwrap();
+        assert!(!findings.reaches_us);
+        assert!(!findings.chain[0].effective);
+        let absent = line(
+            git_lines(&report),
+            "git will not ask git-credential-gitlab-ci",
+        );
+        assert_eq!(absent.level, Level::Problem);
+        assert_eq!(
+            absent.fix.as_deref(),
+            Some("git-credential-gitlab-ci configure --global (or --system in a runner image)")
+        );
+        assert!(report
+            .to_text()
+            .contains("1. git-credential-gitlab-ci [cleared by a later reset]\n"));
+    }
+
+    #[test]
+    fn our_helper_is_recognised_by_our_own_path_from_the_facts() {
+        let chain = |exe: &str| {
+            let mut git = git_for(
+                PROJECT,
+                vec![global("credential.helper", "/opt/tools/renamed-helper")],
+            );
+            git.exe = exe.into();
+            let report = Report::build(facts(vec![served()], Some(git)));
+            report.git.unwrap().reaches_us
+        };
+        assert!(chain("/opt/tools/renamed-helper"));
+        assert!(!chain(OURS));
+    }
+
+    #[test]
+    fn a_plain_http_remote_to_a_host_we_serve_is_a_problem() {
+        let git = git_for(
+            PROJECT,
+            vec![
+                global("credential.helper", OURS),
+                local("remote.origin.url", "http://gitlab.example.com/g/p.git"),
+                local("remote.mirror.url", "http://elsewhere.example.com/g/p.git"),
+            ],
+        );
+        let report = Report::build(facts(vec![served()], Some(git)));
+        let plain = line(git_lines(&report), "plain http");
+        assert_eq!(plain.level, Level::Problem);
+        assert!(plain.message.starts_with(
+            "remote.origin.url in /work/project/.git/config (local) is plain http to gitlab.example.com, a host we serve"
+        ));
+        assert_eq!(
+            plain.fix.as_deref(),
+            Some("git config remote.origin.url https://...")
+        );
+        // A credential served over http is warned about on its own.
+        let c = read(
+            credential(
+                "http://gitlab.internal",
+                vec![TokenSource::Env("CI_JOB_TOKEN".into())],
+            ),
+            vec![Ok(token(TOKEN))],
+        );
+        let report = Report::build(facts(vec![c], None));
+        let plain = line(&report.credentials[0].lines, "plain http");
+        assert_eq!(plain.level, Level::Warning);
+        assert_eq!(
+            plain.message,
+            "http://gitlab.internal is plain http: the token crosses the network unencrypted"
+        );
+    }
+
+    #[test]
+    fn a_password_in_the_url_is_masked_and_means_no_helper_is_asked() {
+        let password = "hunter2-Pa55w0rd";
+        let url = format!("https://gitlab-ci-token:{password}@gitlab.example.com/g/p.git");
+        let git = git_for(&url, vec![global("credential.helper", OURS)]);
+        let report = Report::build(facts(vec![served()], Some(git)));
+        let findings = report.git.as_ref().unwrap();
+        assert_eq!(
+            findings.url,
+            "https://gitlab-ci-token:<secret>@gitlab.example.com/g/p.git"
+        );
+        assert_eq!(findings.contacts, findings.url);
+        assert!(!findings.reaches_us);
+        let carries = line(git_lines(&report), "carries a password");
+        assert_eq!(carries.level, Level::Problem);
+        assert!(carries
+            .message
+            .contains("GitLab Runner writes the job token this way"));
+        for out in [report.to_text(), json(&report)] {
+            assert!(!out.contains(password), "{out}");
+        }
+    }
+
+    #[test]
+    fn expiry_is_measured_from_the_gathered_now() {
+        let expiring = |offset: i64| {
+            let mut c = served();
+            let now = now();
+            c.credential.expires = Some(if offset < 0 {
+                now - Duration::from_secs(offset.unsigned_abs())
+            } else {
+                now + Duration::from_secs(offset as u64)
+            });
+            let report = Report::build(facts(vec![c], None));
+            let lines = &report.credentials[0].lines;
+            let l = line(lines, "the token expire");
+            (l.level, l.message.clone())
+        };
+        assert_eq!(
+            expiring(-3600),
+            (
+                Level::Problem,
+                "the token expired at 2027-01-15T07:00:00Z, 1h ago: git will ignore it".into()
+            )
+        );
+        assert_eq!(
+            expiring(120),
+            (
+                Level::Warning,
+                "the token expires at 2027-01-15T08:02:00Z, in 2m".into()
+            )
+        );
+        assert_eq!(
+            expiring(2 * 86400),
+            (
+                Level::Ok,
+                "the token expires at 2027-01-17T08:00:00Z, in 2days".into()
+            )
+        );
+        // Without a token there is nothing to expire.
+        let mut c = read(
+            credential(
+                "https://gitlab.example.com",
+                vec![TokenSource::Env("CI_JOB_TOKEN".into())],
+            ),
+            vec![Err(Unavailable::Unset)],
+        );
+        c.credential.expires = Some(now());
+        let report = Report::build(facts(vec![c], None));
+        assert!(!report.credentials[0]
+            .lines
+            .iter()
+            .any(|l| l.message.contains("expire")));
+        assert_eq!(report.credentials[0].expires_at, None);
+    }
+
+    #[test]
+    fn a_token_file_other_users_can_read_is_a_warning() {
+        let path = PathBuf::from("/run/secrets/gitlab");
+        let with_mode = |mode: Option<u32>| {
+            let mut c = read(
+                credential(
+                    "https://gitlab.example.com",
+                    vec![TokenSource::File(path.clone())],
+                ),
+                vec![Ok(token(TOKEN))],
+            );
+            c.file_modes.extend(mode.map(|m| (path.clone(), m)));
+            let report = Report::build(facts(vec![c], None));
+            report.credentials.into_iter().next().unwrap().lines
+        };
+        for (mode, shown) in [(0o644, "0644"), (0o640, "0640"), (0o604, "0604")] {
+            let lines = with_mode(Some(mode));
+            let open = line(&lines, "can be read by other users");
+            assert_eq!(open.level, Level::Warning);
+            assert_eq!(
+                open.message,
+                format!("token file /run/secrets/gitlab can be read by other users (mode {shown})")
+            );
+            assert_eq!(open.fix.as_deref(), Some("chmod 600 /run/secrets/gitlab"));
+        }
+        for private in [Some(0o600), Some(0o400), None] {
+            let lines = with_mode(private);
+            assert!(
+                !lines.iter().any(|l| l.message.contains("other users")),
+                "{private:?}: {lines:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_running_daemon_is_described_and_its_missing_tokens_are_problems() {
+        let held = |url: &str, token: Option<&str>| HeldCredential {
+            url: url.into(),
+            username: DEFAULT_USERNAME.into(),
+            token: token.map(Into::into),
+            unavailable: if token.is_none() {
+                vec!["file /run/secrets/other: no such file".into()]
+            } else {
+                Vec::new()
+            },
+            expires_at: None,
+        };
+        let mut f = facts(
+            vec![read(
+                credential(
+                    "https://gitlab.example.com",
+                    vec![TokenSource::Env("CI_JOB_TOKEN".into())],
+                ),
+                vec![Err(Unavailable::Unset)],
+            )],
+            None,
+        );
+        f.daemon = running_daemon(vec![
+            held(
+                "https://gitlab.example.com",
+                Some("access token (glpat-), fingerprint 0badcafe"),
+            ),
+            held("https://other.example.com", None),
+        ]);
+        let report = Report::build(f);
+        assert!(report.daemon.running);
+        assert_eq!(
+            line(&report.daemon.lines, "daemon running").message,
+            format!("daemon running: pid 4242, socket {SOCKET}, up 1h; answered 3, refused 1, rejected by the server 0")
+        );
+        let none = line(&report.daemon.lines, "no usable token");
+        assert_eq!(none.level, Level::Problem);
+        assert_eq!(
+            none.message,
+            "the daemon has no usable token for https://other.example.com: file /run/secrets/other: no such file"
+        );
+        // No token here, but the daemon answers with its own.
+        let here = &report.credentials[0].lines;
+        assert_eq!(here.len(), 1, "{here:#?}");
+        assert_eq!(here[0].level, Level::Ok);
+        assert_eq!(
+            here[0].message,
+            "no token here, but the daemon holds one and answers: access token (glpat-), fingerprint 0badcafe"
+        );
+        assert!(report
+            .to_text()
+            .contains("serves https://other.example.com as gitlab-ci-token: no token\n"));
+    }
+
+    #[test]
+    fn an_absent_daemon_matters_only_when_it_is_required() {
+        let daemon_lines = |d: DaemonFacts| {
+            let mut f = facts(vec![served()], None);
+            f.daemon = d;
+            let report = Report::build(f);
+            assert!(!report.daemon.running);
+            report
+                .daemon
+                .lines
+                .iter()
+                .map(|l| (l.level, l.message.clone()))
+                .collect::<Vec<_>>()
+        };
+        let not_running = || Some(Err(ClientError::NotRunning(SOCKET.to_owned())));
+        assert_eq!(
+            daemon_lines(no_daemon()),
+            [(
+                Level::Ok,
+                format!("no daemon on {SOCKET}: git is answered standalone")
+            )]
+        );
+        let only = daemon_lines(daemon(Mode::Only, not_running()));
+        assert_eq!(only[0].0, Level::Problem);
+        assert!(only[0]
+            .1
+            .contains("--use-daemon only forbids answering without one"));
+        assert_eq!(
+            daemon_lines(daemon(Mode::Never, None)),
+            [(
+                Level::Ok,
+                "the daemon is not used (--use-daemon never): git is answered standalone".into()
+            )]
+        );
+        let stale = || Some(Err(ClientError::Stale(SOCKET.to_owned())));
+        assert_eq!(
+            daemon_lines(daemon(Mode::Auto, stale()))[0].0,
+            Level::Warning
+        );
+        assert_eq!(
+            daemon_lines(daemon(Mode::Only, stale()))[0].0,
+            Level::Problem
+        );
+        let mut orphan = daemon(Mode::Auto, not_running());
+        orphan.lock_holder = Some(77);
+        let orphan = daemon_lines(orphan);
+        assert_eq!(orphan[0].0, Level::Problem);
+        assert!(orphan[0].1.starts_with("a daemon (pid 77) holds the lock"));
+        let odd = daemon_lines(daemon(
+            Mode::Auto,
+            Some(Ok((Kind::Refuse, Vec::new().into()))),
+        ));
+        assert_eq!(
+            odd,
+            [(
+                Level::Warning,
+                format!("a daemon socket exists at {SOCKET} but cannot be used: unexpected Refuse reply")
+            )]
+        );
+    }
+
+    #[test]
+    fn an_unusable_configuration_is_the_only_finding_besides_the_daemon() {
+        let mut f = facts(Vec::new(), Some(git_for(PROJECT, Vec::new())));
+        f.config = Err(ConfigError::NoUrl);
+        let report = Report::build(f);
+        assert!(report.git.is_none());
+        assert!(report.credentials.is_empty());
+        assert_eq!(report.lines.len(), 1);
+        assert_eq!(report.lines[0].level, Level::Problem);
+        assert!(report.lines[0]
+            .message
+            .starts_with("the configuration cannot be used: no URL to serve"));
+    }
+
+    #[test]
+    fn nothing_served_and_no_url_to_check_are_said_so() {
+        let report = Report::build(facts(Vec::new(), None));
+        let nothing = line(&report.lines, "nothing to serve");
+        assert_eq!(nothing.level, Level::Problem);
+        let no_url = line(&report.lines, "no URL to check");
+        assert_eq!(no_url.level, Level::Warning);
+        // A running daemon serves even when we serve nothing here.
+        let mut f = facts(Vec::new(), None);
+        f.daemon = running_daemon(Vec::new());
+        let report = Report::build(f);
+        assert!(!report
+            .lines
+            .iter()
+            .any(|l| l.message.contains("nothing to serve")));
+        assert_eq!(report.worst(), Level::Warning);
+    }
+
+    #[test]
+    fn a_job_token_sent_with_another_username_is_a_problem() {
+        let mut c = read(
+            credential(
+                "https://gitlab.example.com",
+                vec![TokenSource::Env("CI_JOB_TOKEN".into())],
+            ),
+            vec![Ok(token("glcbt-64_Jx9wQe2Rt5Yu8Io1Pa"))],
+        );
+        c.credential.username = "deployer".into();
+        let report = Report::build(facts(vec![c], None));
+        let wrong = line(
+            &report.credentials[0].lines,
+            "must be sent with the username",
+        );
+        assert_eq!(wrong.level, Level::Problem);
+        assert_eq!(
+            wrong.fix.as_deref(),
+            Some("remove --username, or set it to gitlab-ci-token")
+        );
+    }
+
+    /// The report's own code, without its tests, names nothing that reads or starts anything.
+    #[test]
+    fn the_report_does_no_io() {
+        let sources = [
+            ("mod.rs", include_str!("mod.rs")),
+            ("facts.rs", include_str!("facts.rs")),
+            ("git.rs", include_str!("git.rs")),
+            ("line.rs", include_str!("line.rs")),
+        ];
+        let forbidden = [
+            "std::fs",
+            "std::env",
+            "std::process",
+            "std::net",
+            "std::io",
+            "os::unix::net",
+            "Command",
+            "::now()",
+            "current_exe",
+            "current_dir",
+            "git::read",
+            "git::run",
+            "git::command",
+            "resolve_all",
+            "first_token",
+            "client::request",
+            "crate::daemon",
+            "hardening",
+            "File::open",
+        ];
+        for (name, text) in sources {
+            let code = text.split("#[cfg(test)]\nmod tests").next().unwrap();
+            for word in forbidden {
+                assert!(!code.contains(word), "report/{name} names {word}");
+            }
+        }
+    }
 }

@@ -6,4 +6,4 @@ mod secret;
 mod source;
 
 pub use secret::{fingerprint_of, Masked, Token, TokenKind};
-pub use source::{first_token, resolve_all, HeldToken, TokenSource, Unavailable};
+pub use source::{first_token, resolve_all, HeldToken, Resolution, TokenSource, Unavailable};

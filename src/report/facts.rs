@@ -1,0 +1,75 @@
+//! What the `status` report is built from: everything it needs to know, read beforehand by
+//! the `status` command. Plain data, so the report is built without any I/O and every
+//! finding can be tested from facts made by hand.
+//!
+//! The facts are what was read, uninterpreted: the daemon's raw reply, each token source's
+//! result, a file's permission bits, a config file's bytes. Judging them is the report's job.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use zeroize::Zeroizing;
+
+use crate::client::{ClientError, Mode};
+use crate::config::{ConfigError, ConfigFileState};
+use crate::credential::Credential;
+use crate::git::Entry;
+use crate::ipc::Kind;
+use crate::token::Resolution;
+
+/// Everything `status` reports on.
+pub struct Facts {
+    /// Our configuration, with what was read for each credential, or why it cannot be used.
+    pub config: Result<ConfigFacts, ConfigError>,
+    pub daemon: DaemonFacts,
+    /// git's set-up for the URL to check; `None` when there is no URL to check.
+    pub git: Option<GitFacts>,
+    /// When the facts were gathered: expiries are measured from here.
+    pub now: SystemTime,
+}
+
+/// A configuration that loaded: the files it came from, the settings it ignored, and each
+/// credential with what its token sources gave.
+pub struct ConfigFacts {
+    pub files: Vec<ConfigFileState>,
+    pub problems: Vec<ConfigError>,
+    pub credentials: Vec<CredentialFacts>,
+}
+
+pub struct CredentialFacts {
+    pub credential: Credential,
+    /// What every one of the credential's token sources gave, in order.
+    pub tokens: Resolution,
+    /// The permission bits (`mode & 0o777`) of each token file that could be looked at.
+    pub file_modes: BTreeMap<PathBuf, u32>,
+}
+
+/// A daemon's reply as the client returns it: the frame's kind and payload, or why not.
+pub type Reply = Result<(Kind, Zeroizing<Vec<u8>>), ClientError>;
+
+/// What the daemon's socket said.
+pub struct DaemonFacts {
+    pub socket: PathBuf,
+    pub mode: Mode,
+    /// The reply to a status request; `None` when the daemon was not asked
+    /// (`--use-daemon never`).
+    pub reply: Option<Reply>,
+    /// The pid that holds the daemon's instance lock. Looked up only when no daemon listens
+    /// on the socket, to tell a daemon that lost its socket from no daemon at all.
+    pub lock_holder: Option<u32>,
+}
+
+/// git's configuration as seen from the current directory, for one URL.
+pub struct GitFacts {
+    pub url: String,
+    /// Where the URL came from, in words.
+    pub url_from: String,
+    /// Every entry git reads, in order; empty when git could not be asked.
+    pub entries: Vec<Entry>,
+    /// This program's own canonical path, to recognise it in a helper value; empty if unknown.
+    pub exe: String,
+    /// The contents (the first 4 MiB) of each config file that holds an entry and could be
+    /// read, to find a served token written into one.
+    pub files: BTreeMap<PathBuf, Zeroizing<Vec<u8>>>,
+}
