@@ -17,6 +17,7 @@ use crate::credential::{
 use crate::error::Failure;
 use crate::ipc::{encode_erase, Kind};
 use crate::logging;
+use crate::token::first_token;
 
 /// `socket` is `--socket`: the path is worked out only if the daemon is asked.
 pub fn run(
@@ -134,17 +135,33 @@ fn store(request: &Request) {
     tracing::debug!(action = "store", host = ?request.host, "ignored: this helper never stores");
 }
 
-/// git sends `erase` after the server answered 401 with the credential it had. For us that
-/// means the server rejected our token: expired, revoked, or missing a scope.
+/// git sends `erase` after the server answered 401 to the credential it had: for our token,
+/// expired, revoked, or sent to another instance. A missing permission is a 403, for which
+/// git sends nothing. Only an erase that carries our token is about ours: GitLab Runner
+/// 19.3 sends every helper an erase with a user name and no password at the end of every
+/// job's get_sources, and another helper's rejected password is not our business.
 fn erase(request: &Request, config: &Config) {
-    let fingerprint = request.password.as_ref().map(crate::token::fingerprint_of);
-    match decide(request, &config.credentials) {
-        Decision::Answer(c) => tracing::warn!(
+    let Decision::Answer(c) = decide(request, &config.credentials) else {
+        tracing::debug!(action = "erase", "not for an origin we serve");
+        return;
+    };
+    let ours = request
+        .password
+        .as_ref()
+        .is_some_and(|p| first_token(&c.sources).is_some_and(|(_, t)| t.is_secret(p)));
+    if ours {
+        tracing::warn!(
             action = "erase",
             origin = %c.scope,
-            fingerprint = fingerprint.as_deref().unwrap_or("none"),
-            "the server rejected the token (expired, revoked, or missing the write_repository scope)"
-        ),
-        Decision::Refuse(why) => tracing::debug!(action = "erase", reason = %why, "not ours"),
+            fingerprint = request.password.as_ref().map(crate::token::fingerprint_of).as_deref().unwrap_or("none"),
+            "the server rejected the token with 401: expired, revoked, or for another GitLab instance"
+        );
+    } else {
+        tracing::debug!(
+            action = "erase",
+            origin = %c.scope,
+            password = if request.password.is_some() { "another" } else { "none" },
+            "not a rejection of our token"
+        );
     }
 }

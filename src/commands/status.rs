@@ -122,12 +122,18 @@ fn read_git(url: String, url_from: String) -> GitFacts {
         .into_iter()
         .filter_map(|path| Some((path.to_path_buf(), read_bounded(path).ok()?)))
         .collect();
+    // git reads GIT_CONFIG_GLOBAL from 2.32 on; the runner names its seed file `.glr.gconf`.
+    let runner_seed = std::env::var_os("GIT_CONFIG_GLOBAL")
+        .map(PathBuf::from)
+        .filter(|p| p.file_name().is_some_and(|n| n == ".glr.gconf"))
+        .filter(|_| crate::git::version().is_ok_and(|v| v.has_config_file_env()));
     GitFacts {
         url,
         url_from,
         entries,
         exe,
         files,
+        runner_seed,
     }
 }
 

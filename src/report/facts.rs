@@ -72,4 +72,7 @@ pub struct GitFacts {
     /// The contents (the first 4 MiB) of each config file that holds an entry and could be
     /// read, to find a served token written into one.
     pub files: BTreeMap<PathBuf, Zeroizing<Vec<u8>>>,
+    /// `GIT_CONFIG_GLOBAL`, when it names GitLab Runner's per-job seed file (`.glr.gconf`)
+    /// and the git on PATH reads it (2.32 and later).
+    pub runner_seed: Option<PathBuf>,
 }

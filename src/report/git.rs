@@ -92,6 +92,15 @@ pub fn inspect(facts: &GitFacts, served: &[&Credential], tokens: &[Arc<Token>]) 
     };
     if let Some(t) = &target {
         path_scope_lines(entries, t, served, &mut lines);
+        if asks_helpers {
+            username_lines(entries, t, served, &mut lines);
+        }
+    }
+    if let Some(seed) = facts.runner_seed.as_deref() {
+        lines.insert(0, Line::ok(format!(
+            "GIT_CONFIG_GLOBAL is GitLab Runner's per-job seed file {} (FF_GIT_URLS_WITHOUT_TOKENS on, runner 19.2 and later): git reads it in place of ~/.gitconfig; it includes ~/.gitconfig and ~/.config/git/config (those readable when the job started) and the runner's .gitlab-runner.ext.conf, in every job, GIT_STRATEGY none included; `git config --global` in this job writes into it",
+            seed.display()
+        )));
     }
     embedded_credential_lines(facts, rewritten_by, served, tokens, &mut lines);
     GitFindings {
@@ -240,6 +249,64 @@ fn runner_file(e: &Entry) -> bool {
     e.file()
         .and_then(|p| p.file_name())
         .is_some_and(|n| n.to_string_lossy().contains("gitlab-runner"))
+}
+
+/// The user name git sends for `target`: the URL's own, else the last `credential.username`
+/// that applies (git applies every matching entry in order, so the last one wins).
+fn sent_username<'e>(
+    entries: &'e [Entry],
+    target: &'e Url,
+) -> Option<(&'e str, Option<&'e Entry>)> {
+    if let Some(user) = target.user.as_deref() {
+        return Some((user, None));
+    }
+    entries
+        .iter()
+        .rfind(|e| {
+            let (section, sub, name) = e.parts();
+            section == "credential"
+                && name == "username"
+                && sub.is_none_or(|p| Url::parse(p).is_some_and(|p| target.matched_by(&p)))
+        })
+        .and_then(|e| Some((e.value.as_deref()?, Some(e))))
+}
+
+/// A user name git sends that none of our credentials for the URL has: we refuse, in
+/// silence, and git goes on to ask for a password it cannot get.
+fn username_lines(entries: &[Entry], target: &Url, served: &[&Credential], lines: &mut Vec<Line>) {
+    let Some((sent, from)) = sent_username(entries, target) else {
+        return;
+    };
+    let for_url: Vec<&Credential> = served
+        .iter()
+        .copied()
+        .filter(|c| Url::parse(&c.scope.origin.to_string()).is_some_and(|o| target.matched_by(&o)))
+        .collect();
+    if for_url.is_empty() || for_url.iter().any(|c| c.username == sent) {
+        return;
+    }
+    let ours: Vec<&str> = for_url.iter().map(|c| c.username.as_str()).collect();
+    let (whence, fix) = match from {
+        None => (
+            "the URL names it".to_owned(),
+            format!("remove the user name from the URL, or serve {sent} (--username)"),
+        ),
+        Some(e) if runner_file(e) => (
+            format!("GitLab Runner's {} in {} sets it", e.key, e.location()),
+            "eval \"$(git-credential-gitlab-ci configure --env)\" in the job: it sets our credential's user name after the runner's".to_owned(),
+        ),
+        Some(e) => (
+            format!("{} in {} sets it", e.key, e.location()),
+            format!("remove it, or set it to {}", ours[0]),
+        ),
+    };
+    lines.push(Line::problem(
+        format!(
+            "git sends the user name {sent} ({whence}), but our credential for this URL answers only for {}: we refuse, and git fails with `could not read Password`",
+            ours.join(", ")
+        ),
+        fix,
+    ));
 }
 
 fn path_scope_lines(

@@ -636,6 +636,7 @@ mod tests {
             entries,
             exe: OURS.into(),
             files: BTreeMap::new(),
+            runner_seed: None,
         }
     }
 
@@ -1164,5 +1165,105 @@ mod tests {
                 assert!(!code.contains(word), "report/{name} names {word}");
             }
         }
+    }
+
+    /// Our helper after a reset, for PROJECT's server, in the image's global config.
+    fn configured() -> Vec<Entry> {
+        vec![
+            global("credential.https://gitlab.example.com.helper", ""),
+            global("credential.https://gitlab.example.com.helper", OURS),
+        ]
+    }
+
+    #[test]
+    fn a_user_name_git_sends_that_our_credential_does_not_have_is_a_problem() {
+        let ext = "/builds/g/p.tmp/.gitlab-runner.ext.conf";
+        let mut deploy = served();
+        deploy.credential.username = "deployer".into();
+        let mut entries = configured();
+        entries.push(entry(
+            ext,
+            "local",
+            "credential.https://gitlab.example.com.username",
+            "gitlab-ci-token",
+        ));
+        let report = Report::build(facts(vec![deploy], Some(git_for(PROJECT, entries.clone()))));
+        let found = line(
+            git_lines(&report),
+            "git sends the user name gitlab-ci-token",
+        );
+        assert_eq!(found.level, Level::Problem);
+        assert!(
+            found.message.contains("GitLab Runner's"),
+            "{}",
+            found.message
+        );
+        assert!(
+            found.message.contains("answers only for deployer"),
+            "{}",
+            found.message
+        );
+        assert!(
+            found
+                .fix
+                .as_deref()
+                .unwrap()
+                .starts_with("eval \"$(git-credential-gitlab-ci configure --env)\""),
+            "{:?}",
+            found.fix
+        );
+        // What `configure --env` adds, last: git sends our name, and all is well.
+        let mut fixed = entries;
+        fixed.push(Entry {
+            scope: "command".into(),
+            source: Source::Environment(0),
+            key: "credential.https://gitlab.example.com.username".into(),
+            value: Some("deployer".into()),
+        });
+        let mut deploy = served();
+        deploy.credential.username = "deployer".into();
+        let report = Report::build(facts(vec![deploy], Some(git_for(PROJECT, fixed))));
+        assert!(
+            !git_lines(&report)
+                .iter()
+                .any(|l| l.message.contains("git sends the user name")),
+            "{:#?}",
+            git_lines(&report)
+        );
+        // A name in the URL is git's to send, whatever the config says.
+        let mut deploy = served();
+        deploy.credential.username = "deployer".into();
+        let report = Report::build(facts(
+            vec![deploy],
+            Some(git_for(
+                "https://alice@gitlab.example.com/group/project.git",
+                configured(),
+            )),
+        ));
+        let found = line(git_lines(&report), "git sends the user name alice");
+        assert!(
+            found.message.contains("the URL names it"),
+            "{}",
+            found.message
+        );
+    }
+
+    #[test]
+    fn the_runners_seed_file_is_named_and_explained() {
+        let mut git = git_for(PROJECT, configured());
+        git.runner_seed = Some(PathBuf::from("/builds/g/p.tmp/.glr.gconf"));
+        let report = Report::build(facts(vec![served()], Some(git)));
+        let seed = line(
+            git_lines(&report),
+            "GitLab Runner's per-job seed file /builds/g/p.tmp/.glr.gconf",
+        );
+        assert_eq!(seed.level, Level::Ok);
+        assert!(
+            seed.message.contains("GIT_STRATEGY none included"),
+            "{}",
+            seed.message
+        );
+        let report = Report::build(facts(vec![served()], Some(git_for(PROJECT, configured()))));
+        assert!(!report.to_text().contains(".glr.gconf"));
     }
 }

@@ -102,6 +102,11 @@ impl Token {
                 == 0
     }
 
+    /// Whether a password git sent back (with `erase`) is this token.
+    pub fn is_secret(&self, candidate: &SecretString) -> bool {
+        self.is(candidate.expose_secret())
+    }
+
     /// The `exp` claim of a JWT token (GitLab's default job token since 19.0), if it has one.
     /// The signature is not checked: this is only a hint for git, the server decides.
     pub fn jwt_expiry(&self) -> Option<SystemTime> {
