@@ -180,6 +180,9 @@ fn tls_acceptor() -> TlsAcceptor {
 struct ServerState {
     username: String,
     password: String,
+    /// Credentials that may fetch but not push: GitLab answers their push with 403, as it
+    /// does for a job token when job-token push is off.
+    readers: Mutex<Vec<(String, String)>>,
     project_root: PathBuf,
     attempts: Mutex<Vec<AuthAttempt>>,
     debug: bool,
@@ -210,6 +213,7 @@ impl GitServer {
         let state = Arc::new(ServerState {
             username: username.to_string(),
             password: password.to_string(),
+            readers: Mutex::new(Vec::new()),
             project_root,
             attempts: Mutex::new(Vec::new()),
             debug: std::env::var_os("GIT_SERVER_DEBUG").is_some(),
@@ -250,6 +254,16 @@ impl GitServer {
             thread: Some(thread),
             root,
         }
+    }
+
+    /// Also accepts `username`/`password`, for fetching only: a push with it gets GitLab's
+    /// 403 `You are not allowed to push code to this project.`
+    pub fn allow_fetch(&self, username: &str, password: &str) {
+        self.state
+            .readers
+            .lock()
+            .unwrap()
+            .push((username.to_owned(), password.to_owned()));
     }
 
     /// [`GitServer::start`] on 127.0.0.1.
@@ -473,7 +487,21 @@ async fn handle(
     let authorized = credentials
         .as_ref()
         .is_some_and(|(u, p)| *u == state.username && *p == state.password);
-    let response = if authorized {
+    let reader = credentials.as_ref().is_some_and(|c| {
+        state
+            .readers
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.0 == c.0 && r.1 == c.1)
+    });
+    let push = path_and_query.contains("git-receive-pack");
+    let response = if reader && push && !authorized {
+        text_response(
+            StatusCode::FORBIDDEN,
+            "You are not allowed to push code to this project.\n".into(),
+        )
+    } else if authorized || reader {
         match tokio::time::timeout(REQUEST_TIMEOUT, run_http_backend(req, state, peer)).await {
             Ok(Ok(response)) => response,
             Ok(Err(err)) => text_response(StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n")),
