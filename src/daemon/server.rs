@@ -272,9 +272,20 @@ async fn handle(stream: Stream, daemon: &Daemon) {
     };
     daemon.touch();
     let (kind, payload) = request;
-    let reply = match kind {
-        Kind::Get => get(&payload, daemon, &peer),
-        Kind::Erase => erase(&payload, daemon, &peer),
+    let reply = respond(kind, &payload, daemon, &peer);
+    let _ = tokio::time::timeout(CLIENT_TIMEOUT, async {
+        stream.write_all(&reply).await?;
+        stream.flush().await
+    })
+    .await;
+}
+
+/// The reply frame to one request frame, once it has been read: no I/O, so the tests can
+/// call it without a socket.
+fn respond(kind: Kind, payload: &[u8], daemon: &Daemon, peer: &Peer) -> Zeroizing<Vec<u8>> {
+    match kind {
+        Kind::Get => get(payload, daemon, peer),
+        Kind::Erase => erase(payload, daemon, peer),
         Kind::Status => {
             let json = serde_json::to_vec(&daemon.state()).unwrap_or_default();
             frame(Kind::Data, &json)
@@ -289,12 +300,7 @@ async fn handle(stream: Stream, daemon: &Daemon) {
             frame(Kind::Data, b"stopping")
         }
         _ => frame(Kind::Refuse, b"not a request"),
-    };
-    let _ = tokio::time::timeout(CLIENT_TIMEOUT, async {
-        stream.write_all(&reply).await?;
-        stream.flush().await
-    })
-    .await;
+    }
 }
 
 async fn read_frame(stream: &mut Stream) -> Result<(Kind, Zeroizing<Vec<u8>>), String> {
@@ -391,3 +397,4 @@ fn erase(payload: &[u8], daemon: &Daemon, peer: &Peer) -> Zeroizing<Vec<u8>> {
     }
     frame(Kind::Data, b"recorded")
 }
+
