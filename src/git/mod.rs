@@ -17,4 +17,4 @@ pub use helper::{
     classify as classify_helper, is_our_helper, shell_quote, single_quote, HelperKind,
 };
 pub use runner::{command, run, GitError};
-pub use url::{has_password, mask_password, strip_userinfo, Url};
+pub use url::{has_password, mask_password, split_url, strip_userinfo, Url};
