@@ -164,3 +164,315 @@ fn connect(socket: &Path) -> Result<interprocess::local_socket::Stream, ClientEr
         _ => ClientError::Io(e),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_are_named_as_the_command_line_spells_them() {
+        assert_eq!(Mode::default(), Mode::Auto);
+        for (name, mode) in Mode::NAMES
+            .iter()
+            .zip([Mode::Auto, Mode::Only, Mode::Never])
+        {
+            assert_eq!(name.parse::<Mode>(), Ok(mode));
+            assert_eq!(mode.as_str(), *name);
+            assert_eq!(serde_json::to_string(&mode).unwrap(), format!("\"{name}\""));
+        }
+        assert_eq!(
+            "Auto".parse::<Mode>(),
+            Err("expected one of auto, only, never".to_owned())
+        );
+        assert!("".parse::<Mode>().is_err());
+    }
+
+    #[cfg(unix)]
+    mod socket {
+        use super::super::*;
+        use crate::ipc::MAX_PAYLOAD;
+        use std::os::unix::net::{UnixListener, UnixStream};
+        use std::path::PathBuf;
+        use std::thread::JoinHandle;
+        use std::time::Instant;
+
+        /// The longest any step of the fake server waits, so a broken test fails, not hangs.
+        const LIMIT: Duration = Duration::from_secs(10);
+
+        /// A one-connection server on a socket in a temporary directory, running `script`.
+        struct Fake<T> {
+            _dir: tempfile::TempDir,
+            path: PathBuf,
+            server: JoinHandle<T>,
+        }
+
+        impl<T: Send + 'static> Fake<T> {
+            fn start(script: impl FnOnce(&mut UnixStream) -> T + Send + 'static) -> Fake<T> {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("daemon.sock");
+                let listener = UnixListener::bind(&path).unwrap();
+                let server = std::thread::spawn(move || {
+                    let mut stream = accept(&listener);
+                    script(&mut stream)
+                });
+                Fake {
+                    _dir: dir,
+                    path,
+                    server,
+                }
+            }
+
+            fn finish(self) -> T {
+                self.server.join().expect("the fake server panicked")
+            }
+        }
+
+        fn accept(listener: &UnixListener) -> UnixStream {
+            listener.set_nonblocking(true).unwrap();
+            let deadline = Instant::now() + LIMIT;
+            loop {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        stream.set_nonblocking(false).unwrap();
+                        stream.set_read_timeout(Some(LIMIT)).unwrap();
+                        stream.set_write_timeout(Some(LIMIT)).unwrap();
+                        return stream;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        assert!(Instant::now() < deadline, "nobody connected");
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(e) => panic!("accept: {e}"),
+                }
+            }
+        }
+
+        /// Reads one frame as the daemon would: header, then exactly its payload.
+        fn read_request(stream: &mut UnixStream) -> (Kind, Vec<u8>) {
+            let mut header = [0u8; HEADER_LEN];
+            stream.read_exact(&mut header).unwrap();
+            let h = ipc::parse_header(&header).unwrap();
+            let mut payload = vec![0u8; h.len];
+            stream.read_exact(&mut payload).unwrap();
+            (h.kind, payload)
+        }
+
+        fn frame(kind: Kind, payload: &[u8]) -> Vec<u8> {
+            let mut out = Vec::new();
+            ipc::encode_into(kind, payload, &mut out);
+            out
+        }
+
+        /// The header of an empty Data frame, with bytes `at..` replaced by `with`.
+        fn header(at: usize, with: &[u8]) -> Vec<u8> {
+            let mut out = frame(Kind::Data, b"");
+            out[at..at + with.len()].copy_from_slice(with);
+            out
+        }
+
+        /// A server that reads the request, writes `reply` and closes.
+        fn replying(reply: Vec<u8>) -> Fake<(Kind, Vec<u8>)> {
+            Fake::start(move |s| {
+                let got = read_request(s);
+                s.write_all(&reply).unwrap();
+                got
+            })
+        }
+
+        #[test]
+        fn a_request_and_its_reply_make_the_round_trip() {
+            let fake = replying(frame(Kind::Answer, b"username=u\npassword=p\n"));
+            let (kind, reply) =
+                request(&fake.path, Kind::Get, b"protocol=https\nhost=h\n").unwrap();
+            assert_eq!(kind, Kind::Answer);
+            assert_eq!(&reply[..], b"username=u\npassword=p\n");
+            assert_eq!(
+                fake.finish(),
+                (Kind::Get, b"protocol=https\nhost=h\n".to_vec())
+            );
+        }
+
+        #[test]
+        fn an_empty_request_and_an_empty_reply() {
+            let fake = replying(frame(Kind::Data, b""));
+            let (kind, reply) = request(&fake.path, Kind::Status, b"").unwrap();
+            assert_eq!((kind, reply.len()), (Kind::Data, 0));
+            assert_eq!(fake.finish(), (Kind::Status, Vec::new()));
+        }
+
+        #[test]
+        fn a_reply_in_pieces_and_longer_than_the_first_read_is_read_whole() {
+            let payload: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+            let reply = frame(Kind::Data, &payload);
+            let fake = Fake::start(move |s| {
+                read_request(s);
+                // The header split in two, then the payload in uneven parts.
+                for part in [
+                    &reply[..3],
+                    &reply[3..HEADER_LEN + 1],
+                    &reply[HEADER_LEN + 1..],
+                ] {
+                    s.write_all(part).unwrap();
+                    s.flush().unwrap();
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            });
+            let (kind, got) = request(&fake.path, Kind::Status, b"").unwrap();
+            assert_eq!(kind, Kind::Data);
+            assert_eq!(&got[..], &payload[..]);
+            fake.finish();
+        }
+
+        #[test]
+        fn a_missing_socket_means_no_daemon_is_running() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("absent.sock");
+            let err = request(&path, Kind::Get, b"").unwrap_err();
+            assert!(
+                matches!(&err, ClientError::NotRunning(p) if *p == path.display().to_string()),
+                "{err:?}"
+            );
+            assert_eq!(
+                err.to_string(),
+                format!("no daemon is running on {}", path.display())
+            );
+        }
+
+        #[test]
+        fn a_file_that_is_not_a_socket_means_no_daemon_is_running() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("plain-file");
+            std::fs::write(&path, b"not a socket").unwrap();
+            let err = request(&path, Kind::Get, b"").unwrap_err();
+            assert!(matches!(err, ClientError::NotRunning(_)), "{err:?}");
+            std::fs::create_dir(dir.path().join("a-dir")).unwrap();
+            let err = request(&dir.path().join("a-dir"), Kind::Get, b"").unwrap_err();
+            assert!(matches!(err, ClientError::NotRunning(_)), "{err:?}");
+        }
+
+        #[test]
+        fn a_socket_nobody_listens_on_is_stale() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("left.sock");
+            drop(UnixListener::bind(&path).unwrap());
+            assert!(path.exists(), "the socket file outlives its listener");
+            let err = request(&path, Kind::Get, b"").unwrap_err();
+            assert!(
+                matches!(&err, ClientError::Stale(p) if *p == path.display().to_string()),
+                "{err:?}"
+            );
+        }
+
+        #[test]
+        fn a_connection_has_the_clients_timeouts() {
+            let fake = Fake::start(|_| ());
+            let stream = connect(&fake.path).unwrap();
+            assert_eq!(stream.read_timeout().unwrap(), Some(TIMEOUT));
+            assert_eq!(stream.write_timeout().unwrap(), Some(TIMEOUT));
+            fake.finish();
+        }
+
+        fn eof(err: &ClientError) -> bool {
+            matches!(err, ClientError::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof)
+        }
+
+        #[test]
+        fn a_server_that_closes_without_a_reply_is_an_error() {
+            let fake = Fake::start(|s| {
+                read_request(s);
+            });
+            let err = request(&fake.path, Kind::Get, b"protocol=https\nhost=h\n").unwrap_err();
+            assert!(eof(&err), "{err:?}");
+            fake.finish();
+        }
+
+        #[test]
+        fn a_server_that_closes_before_reading_is_an_error() {
+            let fake = Fake::start(|s| {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            });
+            // Whether the write or the read notices first depends on timing: both are errors.
+            let err = request(&fake.path, Kind::Get, b"protocol=https\nhost=h\n").unwrap_err();
+            assert!(matches!(err, ClientError::Io(_)), "{err:?}");
+            fake.finish();
+        }
+
+        #[test]
+        fn a_reply_cut_short_in_the_header_or_the_payload_is_an_error() {
+            let whole = frame(Kind::Answer, &[b'x'; 100]);
+            for cut in [
+                1,
+                HEADER_LEN - 1,
+                HEADER_LEN,
+                HEADER_LEN + 50,
+                whole.len() - 1,
+            ] {
+                let fake = replying(whole[..cut].to_vec());
+                let err = request(&fake.path, Kind::Get, b"").unwrap_err();
+                assert!(eof(&err), "cut at {cut}: {err:?}");
+                assert_eq!(fake.finish(), (Kind::Get, Vec::new()));
+            }
+        }
+
+        #[test]
+        fn an_oversized_reply_is_refused_from_its_header() {
+            let len = MAX_PAYLOAD as u32 + 1;
+            let fake = replying(header(6, &len.to_be_bytes()));
+            let err = request(&fake.path, Kind::Status, b"").unwrap_err();
+            assert!(
+                matches!(err, ClientError::Frame(FrameError::TooLarge(n)) if n == len),
+                "{err:?}"
+            );
+            fake.finish();
+            let fake = replying(header(6, &u32::MAX.to_be_bytes()));
+            let err = request(&fake.path, Kind::Status, b"").unwrap_err();
+            assert!(
+                matches!(err, ClientError::Frame(FrameError::TooLarge(u32::MAX))),
+                "{err:?}"
+            );
+            fake.finish();
+        }
+
+        #[test]
+        fn a_garbled_reply_is_refused() {
+            for (reply, expected) in [
+                (header(0, b"HTTP"), FrameError::BadMagic),
+                (
+                    b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec(),
+                    FrameError::BadMagic,
+                ),
+                (header(4, &[2]), FrameError::Version(2)),
+                (header(5, &[99]), FrameError::Kind(99)),
+            ] {
+                let fake = replying(reply);
+                let err = request(&fake.path, Kind::Status, b"").unwrap_err();
+                assert!(
+                    matches!(&err, ClientError::Frame(e) if *e == expected),
+                    "{expected:?}: {err:?}"
+                );
+                fake.finish();
+            }
+        }
+
+        #[test]
+        fn a_silent_server_times_out_instead_of_hanging() {
+            let (done, wait) = std::sync::mpsc::channel::<()>();
+            let fake = Fake::start(move |s| {
+                read_request(s);
+                // Holds the connection open, saying nothing, until the client has given up.
+                let _ = wait.recv_timeout(LIMIT);
+            });
+            let started = Instant::now();
+            let err = request(&fake.path, Kind::Get, b"protocol=https\nhost=h\n").unwrap_err();
+            let took = started.elapsed();
+            let _ = done.send(());
+            assert!(
+                matches!(&err, ClientError::Io(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)),
+                "{err:?}"
+            );
+            assert!(took >= TIMEOUT - Duration::from_millis(100), "{took:?}");
+            assert!(took < TIMEOUT + Duration::from_secs(5), "{took:?}");
+            fake.finish();
+        }
+    }
+}

@@ -65,16 +65,11 @@ fn carries_credentials(url: &str, is_token: &dyn Fn(&str) -> bool) -> bool {
 
 /// `url` for display: a password, or a user that is a served token, replaced.
 pub fn masked(url: &str, is_token: &dyn Fn(&str) -> bool) -> String {
-    let shown = git::mask_password(url);
-    match Url::parse(&shown) {
-        Some(u) if u.user.as_deref().is_some_and(is_token) => {
-            let stripped = git::strip_userinfo(url);
-            match stripped.split_once("://") {
-                Some((scheme, rest)) => format!("{scheme}://<secret>@{rest}"),
-                None => stripped,
-            }
-        }
-        _ => shown,
+    // Only a URL that parses for urlmatch has a user that is a token.
+    let user_is_token = Url::parse(url).is_some_and(|u| u.user.as_deref().is_some_and(is_token));
+    match git::split_url(url) {
+        Some(parts) if user_is_token => format!("{}://<secret>@{}", parts.scheme, parts.rest),
+        _ => git::mask_password(url),
     }
 }
 
@@ -173,13 +168,11 @@ pub fn describe(change: &Change, is_token: &dyn Fn(&str) -> bool) -> String {
 
 /// An ERE (git's `value-pattern`) that matches `url` with any userinfo, and nothing else.
 pub fn userinfo_pattern(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let at = rest[..end].rfind('@')?;
+    let parts = git::split_url(url).filter(|p| p.userinfo.is_some())?;
     Some(format!(
         "^{}://[^/]*@{}$",
-        ere_escape(scheme),
-        ere_escape(&rest[at + 1..])
+        ere_escape(parts.scheme),
+        ere_escape(parts.rest)
     ))
 }
 

@@ -187,18 +187,20 @@ impl serde::Serialize for Scope {
 impl Scope {
     /// Parses a URL we are told to serve: `https://host[:port][/path/prefix]`.
     pub fn parse(url: &str) -> Result<Scope, OriginError> {
-        let (scheme, rest) = url.split_once("://").ok_or(OriginError::Scheme)?;
-        let scheme = Scheme::parse(scheme).ok_or(OriginError::Scheme)?;
+        let parts = crate::git::split_url(url).ok_or(OriginError::Scheme)?;
+        let scheme = Scheme::parse(parts.scheme).ok_or(OriginError::Scheme)?;
+        // The userinfo ends before the first '/', '?' or '#', so it holds no '?' or '#'.
+        let rest = parts.rest;
         if rest.contains(['?', '#']) {
             return Err(OriginError::QueryOrFragment);
+        }
+        if parts.userinfo.is_some() {
+            return Err(OriginError::Userinfo);
         }
         let (authority, path) = match rest.find('/') {
             Some(slash) => (&rest[..slash], &rest[slash + 1..]),
             None => (rest, ""),
         };
-        if authority.contains('@') {
-            return Err(OriginError::Userinfo);
-        }
         let origin = Origin::from_parts(scheme, authority)?;
         let path = path.trim_end_matches('/');
         let path = if path.is_empty() {

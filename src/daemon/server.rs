@@ -272,9 +272,20 @@ async fn handle(stream: Stream, daemon: &Daemon) {
     };
     daemon.touch();
     let (kind, payload) = request;
-    let reply = match kind {
-        Kind::Get => get(&payload, daemon, &peer),
-        Kind::Erase => erase(&payload, daemon, &peer),
+    let reply = respond(kind, &payload, daemon, &peer);
+    let _ = tokio::time::timeout(CLIENT_TIMEOUT, async {
+        stream.write_all(&reply).await?;
+        stream.flush().await
+    })
+    .await;
+}
+
+/// The reply frame to one request frame, once it has been read: no I/O, so the tests can
+/// call it without a socket.
+fn respond(kind: Kind, payload: &[u8], daemon: &Daemon, peer: &Peer) -> Zeroizing<Vec<u8>> {
+    match kind {
+        Kind::Get => get(payload, daemon, peer),
+        Kind::Erase => erase(payload, daemon, peer),
         Kind::Status => {
             let json = serde_json::to_vec(&daemon.state()).unwrap_or_default();
             frame(Kind::Data, &json)
@@ -289,12 +300,7 @@ async fn handle(stream: Stream, daemon: &Daemon) {
             frame(Kind::Data, b"stopping")
         }
         _ => frame(Kind::Refuse, b"not a request"),
-    };
-    let _ = tokio::time::timeout(CLIENT_TIMEOUT, async {
-        stream.write_all(&reply).await?;
-        stream.flush().await
-    })
-    .await;
+    }
 }
 
 async fn read_frame(stream: &mut Stream) -> Result<(Kind, Zeroizing<Vec<u8>>), String> {
@@ -390,4 +396,392 @@ fn erase(payload: &[u8], daemon: &Daemon, peer: &Peer) -> Zeroizing<Vec<u8>> {
         }
     }
     frame(Kind::Data, b"recorded")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credential::{Provenance, Scope};
+    use crate::ipc::{encode_erase, Rejection};
+    use crate::token::{HeldToken, Token, TokenSource};
+    use std::path::PathBuf;
+
+    const TOKEN: &str = "glcbt-64_UnitTestJobTokenValue";
+    const SERVED: &str = "https://gitlab.example.com";
+
+    fn held(variable: &str, value: Option<&str>) -> TokenSource {
+        TokenSource::Held(HeldToken {
+            variable: variable.to_owned(),
+            token: value.map(|v| Arc::new(Token::new(v.to_owned()).unwrap())),
+        })
+    }
+
+    fn credential(url: &str, username: &str, source: TokenSource) -> Credential {
+        Credential {
+            scope: Scope::parse(url).unwrap(),
+            username: username.to_owned(),
+            sources: vec![source],
+            expires: None,
+            provenance: Provenance::Flags,
+        }
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            socket: PathBuf::from("/nonexistent/unit-test.sock"),
+            idle_timeout: None,
+            ttl: None,
+            log_json: false,
+            log_file: None,
+        }
+    }
+
+    /// A daemon serving `SERVED` as gitlab-ci-token with `TOKEN`, held in memory.
+    fn daemon() -> Daemon {
+        Daemon::new(
+            vec![credential(
+                SERVED,
+                "gitlab-ci-token",
+                held("CI_JOB_TOKEN", Some(TOKEN)),
+            )],
+            settings(),
+        )
+    }
+
+    const PEER: Peer = Peer {
+        pid: None,
+        command: None,
+    };
+
+    /// The reply to one request, split into its kind and payload (as text).
+    fn reply(daemon: &Daemon, kind: Kind, payload: &[u8]) -> (Kind, String) {
+        let out = respond(kind, payload, daemon, &PEER);
+        let (kind, payload) = ipc::decode(&out).unwrap();
+        assert_eq!(
+            out.len(),
+            HEADER_LEN + payload.len(),
+            "one frame, nothing after it"
+        );
+        (kind, String::from_utf8(payload.to_vec()).unwrap())
+    }
+
+    fn get(daemon: &Daemon, request: &str) -> (Kind, String) {
+        reply(daemon, Kind::Get, request.as_bytes())
+    }
+
+    fn refused(why: Refusal) -> (Kind, String) {
+        (Kind::Refuse, why.to_string())
+    }
+
+    fn counts(daemon: &Daemon) -> (u64, u64, u64) {
+        let a = &daemon.audit;
+        (
+            a.answered.load(Ordering::Relaxed),
+            a.refused.load(Ordering::Relaxed),
+            a.rejected.load(Ordering::Relaxed),
+        )
+    }
+
+    fn state(daemon: &Daemon) -> DaemonState {
+        let (kind, json) = reply(daemon, Kind::Status, b"");
+        assert_eq!(kind, Kind::Data);
+        serde_json::from_str(&json).unwrap()
+    }
+
+    fn erase_of(request: &str) -> Zeroizing<Vec<u8>> {
+        encode_erase(&Request::parse(request.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn a_get_for_the_served_origin_is_answered_with_the_username_and_token() {
+        let d = daemon();
+        let expected = (
+            Kind::Answer,
+            format!("username=gitlab-ci-token\npassword={TOKEN}\n"),
+        );
+        assert_eq!(
+            get(&d, "protocol=https\nhost=gitlab.example.com\n"),
+            expected
+        );
+        assert_eq!(
+            get(
+                &d,
+                "protocol=https\nhost=GitLab.Example.com:443\npath=g/p.git\n"
+            ),
+            expected
+        );
+        assert_eq!(
+            get(&d, "url=https://gitlab.example.com/g/p.git\n"),
+            expected
+        );
+        assert_eq!(counts(&d), (3, 0, 0));
+    }
+
+    #[test]
+    fn a_get_for_another_origin_is_refused_with_the_reason() {
+        let d = daemon();
+        for (request, why) in [
+            (
+                "protocol=https\nhost=other.example.com\n",
+                Refusal::OriginNotServed,
+            ),
+            (
+                "protocol=https\nhost=gitlab.example.com.attacker.example\n",
+                Refusal::OriginNotServed,
+            ),
+            (
+                "protocol=https\nhost=gitlab.example.com:8443\n",
+                Refusal::OriginNotServed,
+            ),
+            (
+                "protocol=http\nhost=gitlab.example.com\n",
+                Refusal::InsecureProtocol,
+            ),
+            (
+                "protocol=ssh\nhost=gitlab.example.com\n",
+                Refusal::UnsupportedProtocol,
+            ),
+            (
+                "protocol=cert\nhost=\npath=/etc/c.p12\n",
+                Refusal::CertificateRequest,
+            ),
+            ("protocol=https\n", Refusal::MissingHost),
+            ("host=gitlab.example.com\n", Refusal::MissingProtocol),
+            (
+                "protocol=https\nhost=gitlab.example.com\nusername=alice\n",
+                Refusal::UsernameMismatch,
+            ),
+        ] {
+            assert_eq!(get(&d, request), refused(why), "{request:?}");
+        }
+        assert_eq!(counts(&d), (0, 9, 0));
+    }
+
+    #[test]
+    fn a_request_with_cr_lf_or_nul_smuggled_in_is_refused_as_malformed() {
+        use crate::credential::Request as R;
+        let d = daemon();
+        for request in [
+            &b"protocol=https\r\nhost=gitlab.example.com\r\n"[..],
+            b"protocol=https\nhost=gitlab.example.com\0\n",
+            b"url=https://evil.example%0ahost=gitlab.example.com/\n",
+            b"url=https://gitlab.example.com%0d/\n",
+            b"url=https://gitlab.example.com%00/\n",
+        ] {
+            let problem = R::parse(request).unwrap_err();
+            let (kind, text) = reply(&d, Kind::Get, request);
+            assert_eq!((kind, text), refused(Refusal::from(problem)), "{request:?}");
+        }
+        // The reasons themselves, so the loop above cannot pass on a parser that took them.
+        assert_eq!(
+            get(&d, "protocol=https\r\nhost=gitlab.example.com\n").1,
+            "malformed request: the request contains a carriage return"
+        );
+        assert_eq!(
+            reply(&d, Kind::Get, b"host=gitlab.example.com\0\n").1,
+            "malformed request: the request contains a NUL byte"
+        );
+        assert_eq!(
+            get(&d, "url=https://evil.example%0ahost=gitlab.example.com/\n").1,
+            "malformed request: the url= attribute decodes to a control character"
+        );
+        assert_eq!(counts(&d), (0, 8, 0));
+    }
+
+    #[test]
+    fn a_get_for_a_credential_without_a_token_says_so() {
+        let d = Daemon::new(
+            vec![credential(
+                SERVED,
+                "gitlab-ci-token",
+                held("CI_JOB_TOKEN", None),
+            )],
+            settings(),
+        );
+        assert_eq!(
+            get(&d, "protocol=https\nhost=gitlab.example.com\n"),
+            refused(Refusal::TokenUnavailable)
+        );
+        assert_eq!(counts(&d), (0, 1, 0));
+    }
+
+    #[test]
+    fn an_erase_for_the_served_origin_is_recorded_with_the_fingerprint() {
+        let d = daemon();
+        let payload = erase_of(&format!(
+            "protocol=https\nhost=gitlab.example.com\nusername=gitlab-ci-token\npassword={TOKEN}\n"
+        ));
+        assert!(!payload.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()));
+        assert_eq!(
+            reply(&d, Kind::Erase, &payload),
+            (Kind::Data, "recorded".to_owned())
+        );
+        assert_eq!(counts(&d), (0, 0, 1));
+        let fingerprint = Token::new(TOKEN.to_owned()).unwrap().fingerprint();
+        let last = d.audit.last_rejection().unwrap();
+        assert_eq!(
+            (last.origin.as_str(), last.fingerprint.as_deref()),
+            (SERVED, Some(fingerprint.as_str()))
+        );
+    }
+
+    #[test]
+    fn an_erase_for_the_served_origin_is_recorded_whatever_the_password() {
+        // The daemon does not compare the fingerprint with its token: any erase git sends
+        // for the served origin counts as a rejection, and the fingerprint tells them apart.
+        let d = daemon();
+        let payload = erase_of(
+            "protocol=https\nhost=gitlab.example.com\nusername=gitlab-ci-token\npassword=glpat-SomeOtherToken\n",
+        );
+        assert_eq!(reply(&d, Kind::Erase, &payload).1, "recorded");
+        let other = Token::new("glpat-SomeOtherToken".to_owned())
+            .unwrap()
+            .fingerprint();
+        assert_eq!(counts(&d), (0, 0, 1));
+        assert_eq!(
+            d.audit.last_rejection().unwrap().fingerprint,
+            Some(other.clone())
+        );
+        // Without a password there is no fingerprint to record.
+        let payload = erase_of("protocol=https\nhost=gitlab.example.com\n");
+        assert_eq!(reply(&d, Kind::Erase, &payload).1, "recorded");
+        assert_eq!(counts(&d), (0, 0, 2));
+        assert_eq!(d.audit.last_rejection().unwrap().fingerprint, None);
+    }
+
+    #[test]
+    fn an_erase_for_another_origin_or_user_is_acknowledged_and_ignored() {
+        let d = daemon();
+        for request in [
+            format!("protocol=https\nhost=other.example.com\npassword={TOKEN}\n"),
+            format!("protocol=http\nhost=gitlab.example.com\npassword={TOKEN}\n"),
+            format!("protocol=https\nhost=gitlab.example.com:8443\npassword={TOKEN}\n"),
+            format!("protocol=https\nhost=gitlab.example.com\nusername=alice\npassword={TOKEN}\n"),
+        ] {
+            assert_eq!(
+                reply(&d, Kind::Erase, &erase_of(&request)),
+                (Kind::Data, "recorded".to_owned()),
+                "{request:?}"
+            );
+        }
+        assert_eq!(counts(&d), (0, 0, 0));
+        assert_eq!(d.audit.last_rejection(), None::<Rejection>);
+    }
+
+    #[test]
+    fn a_malformed_erase_is_refused_and_not_recorded() {
+        let d = daemon();
+        assert_eq!(
+            reply(
+                &d,
+                Kind::Erase,
+                b"protocol=https\r\nhost=gitlab.example.com\n"
+            ),
+            (Kind::Refuse, "malformed".to_owned())
+        );
+        assert_eq!(
+            reply(&d, Kind::Erase, b"no equals sign\n"),
+            (Kind::Refuse, "malformed".to_owned())
+        );
+        assert_eq!(counts(&d), (0, 0, 0));
+    }
+
+    #[test]
+    fn the_state_reports_settings_counters_and_masked_credentials() {
+        let mut s = settings();
+        s.ttl = Some(Duration::from_secs(3600));
+        s.idle_timeout = Some(Duration::from_secs(90));
+        let d = Daemon::new(
+            vec![
+                credential(SERVED, "gitlab-ci-token", held("CI_JOB_TOKEN", Some(TOKEN))),
+                credential(
+                    "https://other.example.com/deploy",
+                    "deployer",
+                    held("DEPLOY_TOKEN", None),
+                ),
+            ],
+            s,
+        );
+        get(&d, "protocol=https\nhost=gitlab.example.com\n");
+        get(&d, "protocol=https\nhost=nowhere.example\n");
+        get(&d, "protocol=https\nhost=nowhere.example\n");
+        reply(
+            &d,
+            Kind::Erase,
+            &erase_of(&format!(
+                "protocol=https\nhost=gitlab.example.com\npassword={TOKEN}\n"
+            )),
+        );
+
+        let st = state(&d);
+        assert_eq!(st.pid, std::process::id());
+        assert_eq!(st.version, crate::VERSION);
+        assert_eq!(st.socket, "/nonexistent/unit-test.sock");
+        assert_eq!((st.answered, st.refused, st.rejected), (1, 2, 1));
+        let fingerprint = Token::new(TOKEN.to_owned()).unwrap().fingerprint();
+        let last = st.last_rejection.unwrap();
+        assert_eq!(last.origin, SERVED);
+        assert_eq!(last.fingerprint.as_deref(), Some(fingerprint.as_str()));
+        assert_eq!(st.stops_at, Some(st.started_at + 3600));
+        assert_eq!(st.idle_timeout_secs, Some(90));
+        assert!(st.uptime_secs < 60);
+
+        assert_eq!(st.credentials.len(), 2);
+        let first = &st.credentials[0];
+        assert_eq!(first.url, SERVED);
+        assert_eq!(first.username, "gitlab-ci-token");
+        assert_eq!(
+            first.token.as_deref(),
+            Some(format!("CI/CD job token (glcbt-), fingerprint {fingerprint}").as_str())
+        );
+        assert!(first.unavailable.is_empty());
+        assert_eq!(first.expires_at, None);
+        let second = &st.credentials[1];
+        assert_eq!(second.url, "https://other.example.com/deploy");
+        assert_eq!(second.username, "deployer");
+        assert_eq!(second.token, None);
+        assert_eq!(
+            second.unavailable,
+            ["environment variable DEPLOY_TOKEN, held in the daemon's memory since it started: was not set when the daemon started"]
+        );
+
+        let json = reply(&d, Kind::Status, b"").1;
+        assert!(!json.contains(TOKEN), "{json}");
+        // A status request is not a get: it counts as neither.
+        assert_eq!(counts(&d), (1, 2, 1));
+    }
+
+    #[test]
+    fn the_state_of_a_fresh_daemon_without_limits() {
+        let st = state(&daemon());
+        assert_eq!((st.answered, st.refused, st.rejected), (0, 0, 0));
+        assert!(st.last_rejection.is_none());
+        assert_eq!((st.stops_at, st.idle_timeout_secs), (None, None));
+        assert!(st.started_at > 1_600_000_000, "{}", st.started_at);
+    }
+
+    #[test]
+    fn a_stop_request_asks_for_shutdown() {
+        let d = daemon();
+        assert!(!*d.shutdown.borrow());
+        assert_eq!(
+            reply(&d, Kind::Stop, b""),
+            (Kind::Data, "stopping".to_owned())
+        );
+        assert!(*d.shutdown.borrow());
+    }
+
+    #[test]
+    fn a_daemon_frame_sent_as_a_request_is_refused() {
+        let d = daemon();
+        for kind in [Kind::Answer, Kind::Refuse, Kind::Data] {
+            assert_eq!(
+                reply(&d, kind, b"protocol=https\nhost=gitlab.example.com\n"),
+                (Kind::Refuse, "not a request".to_owned()),
+                "{kind:?}"
+            );
+        }
+        assert_eq!(counts(&d), (0, 0, 0));
+        assert!(!*d.shutdown.borrow());
+    }
 }

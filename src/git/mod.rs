@@ -22,5 +22,5 @@ pub use helper::{
 };
 pub use repository::{common_dir, toplevel};
 pub use runner::{command, run, GitError};
-pub use url::{has_password, mask_password, strip_userinfo, Url};
+pub use url::{has_password, mask_password, split_url, strip_userinfo, Url};
 pub use version::{version, Version};
