@@ -647,6 +647,21 @@ fn status_reports_the_daemon_and_the_servers_rejection_but_never_the_token() {
     );
     assert!(!all.contains("rejected by the server at"), "{all}");
 
+    // GitLab Runner 19.3 ends every get_sources with an erase that has a user name and no
+    // password, and another helper's password can be erased too: neither is a rejection.
+    for other in ["", "password=glpat-NotTheTokenWeServe\n"] {
+        let erase = run_helper(
+            &["erase"],
+            format!("protocol=https\nhost={HOST}\nusername=gitlab-ci-token\n{other}").as_bytes(),
+            &[(ENV_SOCKET, socket.display().to_string())],
+        );
+        erase.assert_silent("erase");
+    }
+    let still = status(&["status"]);
+    let all = assert_no_token(&still);
+    assert!(still.status.success(), "{all}");
+    assert!(all.contains("rejected by the server 0"), "{all}");
+
     // git's erase, after a 401: the password that failed, which the daemon records as a
     // rejection by its fingerprint.
     let erase = run_helper(
