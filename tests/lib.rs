@@ -12,4 +12,5 @@ mod hostile_requests;
 mod process_selftest;
 mod properties;
 mod push_through_helper;
+mod runner_replay;
 mod server_selftest;

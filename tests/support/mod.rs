@@ -8,7 +8,8 @@
 //! - `git_server`: the TLS smart-HTTP server (`git http-backend` behind hyper);
 //! - `scenario`: the fluent set-up "server + sandbox + helper + git";
 //! - `helper`: running the helper as git does, the test token, the disk scan;
-//! - `daemon`: real daemons on private sockets, and their clean-up.
+//! - `daemon`: real daemons on private sockets, and their clean-up;
+//! - `runner`: GitLab Runner's get_sources stage, replayed from its source.
 //!
 //! Every integration test module pulls this in through `tests/lib.rs`, but no
 //! single test uses every helper, hence the blanket `dead_code` allowance.
@@ -19,5 +20,6 @@ pub mod git_server;
 pub mod helper;
 pub mod process;
 pub mod programs;
+pub mod runner;
 pub mod sandbox;
 pub mod scenario;

@@ -92,7 +92,10 @@ impl<'a> Runner<'a> {
     /// The variables the runner exports in every stage (`writeExports`), as `export` lines.
     fn exports(&self) -> String {
         if self.seeds() {
-            format!("export GIT_CONFIG_GLOBAL={}\n", sq(self.seed().to_str().unwrap()))
+            format!(
+                "export GIT_CONFIG_GLOBAL={}\n",
+                sq(self.seed().to_str().unwrap())
+            )
         } else {
             String::new()
         }
@@ -133,7 +136,9 @@ impl<'a> Runner<'a> {
                     "if [ -r \"{user}\" ]; then git config --file {seed} --add include.path \"{user}\"; fi\n"
                 ));
             }
-            s.push_str(&format!("git config --file {seed} --add include.path {ext}\n"));
+            s.push_str(&format!(
+                "git config --file {seed} --add include.path {ext}\n"
+            ));
             if self.strategy == Strategy::None {
                 // setupCredHelperOnly
                 s.push_str(&format!("rm -f {ext}\n"));
@@ -174,7 +179,9 @@ impl<'a> Runner<'a> {
         if self.strategy == Strategy::Clone {
             s.push_str("rm -rf project\n");
         }
-        s.push_str(&format!("git init project --template {template} >/dev/null\n"));
+        s.push_str(&format!(
+            "git init project --template {template} >/dev/null\n"
+        ));
         s.push_str("cd project\n");
         s.push_str(&format!(
             "if git remote add origin {r}; then :; else git remote set-url origin {r}; git config --file .git/config --replace-all include.path {ext} {}; fi\n",
@@ -194,7 +201,9 @@ impl<'a> Runner<'a> {
         if self.version != Version::V19_3 {
             return String::new();
         }
-        format!("printf 'url={origin}\\nusername=gitlab-ci-token\\n' | git credential reject || true\n")
+        format!(
+            "printf 'url={origin}\\nusername=gitlab-ci-token\\n' | git credential reject || true\n"
+        )
     }
 
     /// Runs the get_sources stage in the sandbox.
