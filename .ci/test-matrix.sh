@@ -9,6 +9,8 @@
 # --no-fail-fast: a failing unit test must not hide the integration tests'
 # results on that git.
 # Each run's output goes to the console and to $GIT_MATRIX_LOGS/<version>.log.
+# GIT_MATRIX_SKIP lists versions (space-separated) whose run is skipped, such as the git
+# on PATH when the suite has just run with it.
 # Old gits ignore GIT_CONFIG_SYSTEM/GIT_CONFIG_GLOBAL (before 2.32), so a test
 # could write the machine's real config files: a run that changes one of them
 # fails, whatever the tests said.
@@ -41,6 +43,10 @@ failed=0
 while read -r version bin <&3; do
     [[ -n $version ]] || continue
     log="$logs/$version.log"
+    if [[ " ${GIT_MATRIX_SKIP:-} " == *" $version "* ]]; then
+        summary+=("git $version: skipped (GIT_MATRIX_SKIP: already run)")
+        continue
+    fi
     printf '\n==> git %s (%s)\n' "$version" "$bin"
     got=$(PATH="$bin:$PATH" git --version 2>&1 || true)
     if [[ $got != "git version $version" ]]; then

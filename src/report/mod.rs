@@ -155,7 +155,7 @@ fn daemon_report(facts: DaemonFacts) -> DaemonReport {
                         r.origin,
                         r.fingerprint.as_deref().unwrap_or("unknown")
                     ),
-                    "the token is likely expired or revoked, or lacks the write_repository scope (for a job token: enable \"Allow Git push requests to the repository\" in the project's CI/CD job token settings); restart the daemon with a valid token",
+                    "the server answered 401 (git erases only then): the token is expired or revoked, or belongs to another GitLab instance; a job token lives only as long as its job. Restart the daemon with a valid token. (A missing permission is a 403, which git does not erase.)",
                 ));
             }
             report.state = Some(state);
