@@ -124,6 +124,123 @@ fn configure_global_twice_pushes_and_unconfigure_restores_the_file() {
     assert_eq!(std::fs::read(&global).unwrap(), before);
 }
 
+/// `configure` then `unconfigure` with `target`, whose file is `file`, for a path-scoped URL
+/// (so useHttpPath is written too): every line added carries the marker, a push goes
+/// through the helper, and `unconfigure` leaves the file as it was.
+#[track_caller]
+fn round_trip(job: &Scenario, target: &[&str], file: &Path, dir: &str) {
+    let sandbox = job.sandbox();
+    let case = format!("{target:?} ({})", file.display());
+    let read = || std::fs::read_to_string(file).unwrap_or_default();
+    let before = read();
+    let scoped = format!("{}/group", job.served().url());
+    let mut args = vec!["configure"];
+    args.extend(target);
+    args.extend(["--url", &scoped]);
+    ours(sandbox, dir, &args).assert_success();
+    let added: Vec<String> = read()
+        .lines()
+        .filter(|l| !before.lines().any(|b| b == *l) && !l.starts_with('['))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(added.len(), 3, "{case}: {added:?}");
+    assert!(
+        added
+            .iter()
+            .all(|l| l.ends_with("# added by git-credential-gitlab-ci")),
+        "{case}: {added:?}"
+    );
+    assert!(
+        added.iter().any(|l| l.contains("useHttpPath")),
+        "{case}: {added:?}"
+    );
+
+    let head = job.commit("clone", "VERSION", &format!("{case}\n"));
+    sandbox.run_ok(["-C", "clone", "push", "--quiet", "origin", "main"]);
+    assert_eq!(job.server_ref("refs/heads/main"), head, "{case}");
+
+    args[0] = "unconfigure";
+    let removed = ours(sandbox, dir, &args).assert_success();
+    assert!(
+        removed.stdout_str().contains("removed from"),
+        "{case}: {}",
+        removed.stdout_str()
+    );
+    assert_eq!(read(), before, "{case}");
+    let failed = sandbox.run([
+        "-C",
+        "clone",
+        "push",
+        "--quiet",
+        "origin",
+        "main:refs/heads/x",
+    ]);
+    assert!(!failed.success(), "{case}: pushed with nothing configured");
+}
+
+#[test]
+fn configure_and_unconfigure_every_target_on_this_git() {
+    let job = Scenario::new()
+        .server("gitlab-ci-token", TOKEN)
+        .in_job(TOKEN);
+    let sandbox = job.sandbox();
+    // A checkout made with the token from a one-off helper, which is then taken out again.
+    let url = job.url();
+    let once = format!("credential.{}.helper", job.served().url());
+    sandbox.run_ok([
+        "-c",
+        &format!("{once}=!f() {{ echo username=gitlab-ci-token; echo password=$CI_JOB_TOKEN; }}; f"),
+        "clone",
+        "--quiet",
+        &url,
+        "clone",
+    ]);
+    sandbox.run_ok(["-C", "clone", "config", "user.name", "Test"]);
+
+    round_trip(&job, &["--global"], &sandbox.global_config_path(), ".");
+    round_trip(
+        &job,
+        &["--local"],
+        &sandbox.work().join("clone/.git/config"),
+        "clone",
+    );
+    let extra = sandbox.home().join("extra.gitconfig");
+    sandbox.run_ok([
+        "config",
+        "--global",
+        "include.path",
+        extra.to_str().unwrap(),
+    ]);
+    round_trip(&job, &["--file", extra.to_str().unwrap()], &extra, ".");
+    if git_version() >= (2, 32) {
+        // GIT_CONFIG_SYSTEM moves the system file out of /etc, which is never written.
+        let system = sandbox.root().join("system.gitconfig");
+        sandbox
+            .env("GIT_CONFIG_SYSTEM", &system)
+            .env("GIT_CONFIG_NOSYSTEM", "0");
+        round_trip(&job, &["--system"], &system, ".");
+    } else {
+        // git 2.30 has no GIT_CONFIG_SYSTEM: the system file is the real one, so only read it.
+        let out = ours(sandbox, ".", &["unconfigure", "--system"]).assert_success();
+        let etc = String::from_utf8(
+            process::run({
+                let mut cmd = sandbox.git();
+                cmd.args(["config", "--system", "--edit"])
+                    .env("GIT_EDITOR", "echo");
+                cmd
+            })
+            .stdout,
+        )
+        .unwrap();
+        assert!(
+            out.stdout_str()
+                .contains(&format!("nothing to remove: {}", etc.trim())),
+            "{}",
+            out.stdout_str()
+        );
+    }
+}
+
 #[test]
 fn configure_env_appends_after_existing_entries_and_unconfigure_env_takes_them_back() {
     let sandbox = Sandbox::new();
