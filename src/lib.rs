@@ -32,6 +32,7 @@ mod git;
 mod hardening;
 mod ipc;
 mod logging;
+mod redact;
 mod report;
 mod scrub;
 mod setup;
@@ -63,9 +64,15 @@ pub fn run() -> ExitCode {
     let invocation = match cli::parse(args) {
         Ok(invocation) => invocation,
         Err(e) => {
-            // Usage errors go to stderr with status 2; --help and --version to stdout.
+            // Usage errors go to stderr with status 2; --help and --version to stdout. A usage
+            // error quotes what it could not use, which may be a token given in the wrong place.
+            if e.use_stderr() {
+                let message = redact::Redactor::default().apply(&e.render().to_string());
+                let _ = std::io::stderr().write_all(message.as_bytes());
+                return ExitCode::from(2);
+            }
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::SUCCESS;
         }
     };
     match commands::run(invocation) {
@@ -75,7 +82,8 @@ pub fn run() -> ExitCode {
                 Some(command) => format!("{} {command}", cli::BIN_NAME),
                 None => cli::BIN_NAME.to_owned(),
             };
-            let _ = writeln!(std::io::stderr(), "{name}: {}", failure.error);
+            let message = redact::Redactor::default().apply(&failure.error.to_string());
+            let _ = writeln!(std::io::stderr(), "{name}: {message}");
             ExitCode::FAILURE
         }
     }

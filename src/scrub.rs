@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, Flags, ProcessEnv};
 use crate::git::{self, Entry, GitError, Source, Url};
+use crate::redact::Redactor;
 use crate::token::first_token;
 use crate::token::Token;
 
@@ -362,6 +363,7 @@ pub fn run(
     out: &mut dyn std::io::Write,
 ) -> Result<(), ScrubError> {
     let is_token = |s: &str| tokens.iter().any(|t| t.is(s));
+    let redactor = Redactor::new(tokens.iter().cloned());
     let entries = repository_entries()?;
     let changes = plan(&entries, &is_token);
     // Output is a courtesy: a closed stdout must not stop the scrub.
@@ -376,7 +378,7 @@ pub fn run(
         if !dry_run {
             apply(change, &is_token)?;
         }
-        let _ = writeln!(out, "{}", describe(change, &is_token));
+        let _ = writeln!(out, "{}", redactor.apply(&describe(change, &is_token)));
     }
     let plural = if changes.len() == 1 { "" } else { "s" };
     let _ = if dry_run {

@@ -14,3 +14,4 @@ mod properties;
 mod push_through_helper;
 mod runner_replay;
 mod server_selftest;
+mod status_leaks;

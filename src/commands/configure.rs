@@ -9,6 +9,7 @@ use crate::cli::SetupTarget;
 use crate::client::Mode;
 use crate::config::{Config, Flags, ProcessEnv};
 use crate::error::Failure;
+use crate::redact::Redactor;
 use crate::setup::{self, EnvEntries, Setup, SetupError, Target};
 
 pub fn run(
@@ -65,8 +66,9 @@ pub fn run(
 /// One line each on stdout; a closed pipe is not an error.
 fn print_lines(lines: &[String]) {
     let mut out = io::stdout().lock();
+    let redactor = Redactor::default();
     for line in lines {
-        if writeln!(out, "{line}").is_err() {
+        if writeln!(out, "{}", redactor.apply(line)).is_err() {
             return;
         }
     }

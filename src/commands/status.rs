@@ -16,6 +16,7 @@ use crate::config::{Config, Flags, ProcessEnv};
 use crate::credential::Credential;
 use crate::error::Failure;
 use crate::ipc::Kind;
+use crate::redact::Redactor;
 use crate::report::{ConfigFacts, CredentialFacts, DaemonFacts, Facts, GitFacts, Level, Report};
 use crate::token::TokenSource;
 
@@ -26,7 +27,9 @@ pub fn run(
     url: Option<String>,
     json: bool,
 ) -> Result<ExitCode, Failure> {
-    let report = Report::build(gather(flags, socket, mode, url));
+    let facts = gather(flags, socket, mode, url);
+    let redactor = Redactor::new(served_tokens(&facts));
+    let report = Report::build(facts);
     let text = if json {
         let mut s = serde_json::to_string_pretty(&report).unwrap_or_default();
         s.push('\n');
@@ -34,12 +37,26 @@ pub fn run(
     } else {
         report.to_text()
     };
-    let _ = io::stdout().lock().write_all(text.as_bytes());
+    let _ = io::stdout()
+        .lock()
+        .write_all(redactor.apply(&text).as_bytes());
     Ok(if report.worst() == Level::Problem {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The tokens the report could show, to mask wherever they turn up.
+fn served_tokens(facts: &Facts) -> Vec<std::sync::Arc<crate::token::Token>> {
+    let Ok(config) = &facts.config else {
+        return Vec::new();
+    };
+    config
+        .credentials
+        .iter()
+        .filter_map(|c| c.tokens.token.clone())
+        .collect()
 }
 
 /// Everything the report is built from, read now. `url` is the URL given to check, if any.

@@ -26,7 +26,7 @@ use crate::credential::expiry;
 use crate::credential::{Credential, Provenance};
 use crate::ipc::DaemonState;
 use crate::ipc::Kind;
-use crate::token::{Masked, TokenKind};
+use crate::token::{looks_like_token, Masked, TokenKind};
 use crate::token::{TokenSource, Unavailable};
 use git::GitFindings;
 
@@ -376,6 +376,11 @@ fn credential_report(
         .collect();
 
     let mut lines = Vec::new();
+    for (n, source) in c.sources.iter().enumerate() {
+        if let Some(line) = token_shaped_source(n + 1, source) {
+            lines.push(line);
+        }
+    }
     let token = resolution.token.as_ref();
     let url = c.scope.to_string();
     let held_by_daemon = daemon
@@ -448,6 +453,29 @@ fn credential_report(
             .map(|d| d.as_secs()),
         lines,
     }
+}
+
+/// A token where a variable name or a path belongs: in YAML,
+/// `GIT_CREDENTIAL_GITLAB_CI_TOKEN_ENV: $RELEASE_TOKEN` expands to the token itself.
+fn token_shaped_source(n: usize, source: &TokenSource) -> Option<Line> {
+    let (what, looks) = match source {
+        TokenSource::Env(name) => ("a variable name", looks_like_token(name)),
+        TokenSource::File(path) => (
+            "a path",
+            path.components()
+                .any(|c| looks_like_token(&c.as_os_str().to_string_lossy())),
+        ),
+        TokenSource::Held(_) => return None,
+    };
+    looks.then(|| {
+        Line::problem(
+            format!("token source {n} looks like a token, not {what}: the token itself was given where its {} belongs", if what == "a path" { "file's path" } else { "variable's name" }),
+            match source {
+                TokenSource::Env(_) => "name the variable: write RELEASE_TOKEN, not $RELEASE_TOKEN (--token-env RELEASE_TOKEN, GIT_CREDENTIAL_GITLAB_CI_TOKEN_ENV: RELEASE_TOKEN, token_env = \"RELEASE_TOKEN\"); then revoke the token, which may have been logged",
+                _ => "give the file's path: write /path/to/token, not the token (--token-file, GIT_CREDENTIAL_GITLAB_CI_TOKEN_FILE, token_file); then revoke the token, which may have been logged",
+            },
+        )
+    })
 }
 
 fn fix_for_missing_token(sources: &[TokenSource]) -> String {

@@ -290,8 +290,9 @@ fn double_quoted(s: &str) -> String {
 pub fn print_env(output: &EnvOutput) {
     let _ = io::stdout().lock().write_all(output.script.as_bytes());
     let mut err = io::stderr().lock();
+    let redactor = crate::redact::Redactor::default();
     for note in &output.notes {
-        let _ = writeln!(err, "git-credential-gitlab-ci: {note}");
+        let _ = writeln!(err, "git-credential-gitlab-ci: {}", redactor.apply(note));
     }
 }
 

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 use crate::config::{Config, Flags, DEFAULT_USERNAME};
 use crate::git::{self, shell_quote, GitError};
-use crate::token::TokenSource;
+use crate::token::{looks_like_token, TokenSource};
 
 /// The config file `configure` writes to, named the way `git config` names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +77,8 @@ pub enum SetupError {
     Changed(PathBuf),
     #[error(transparent)]
     Environment(#[from] crate::git::EnvError),
+    #[error("{0} looks like a token, not {1}: write {2}; nothing was written. Revoke that token: it may have been logged")]
+    TokenShaped(&'static str, &'static str, &'static str),
 }
 
 impl Setup {
@@ -177,6 +179,23 @@ pub fn helper_options(
     }
     for source in &flags.sources {
         match source {
+            TokenSource::Env(name) if looks_like_token(name) => {
+                return Err(SetupError::TokenShaped(
+                    "--token-env",
+                    "a variable name",
+                    "--token-env RELEASE_TOKEN, not --token-env $RELEASE_TOKEN",
+                ))
+            }
+            TokenSource::File(p)
+                if p.components()
+                    .any(|c| looks_like_token(&c.as_os_str().to_string_lossy())) =>
+            {
+                return Err(SetupError::TokenShaped(
+                    "--token-file",
+                    "a path",
+                    "--token-file /path/to/the/file, not the token",
+                ))
+            }
             TokenSource::Env(name) => options.extend(["--token-env".to_owned(), name.clone()]),
             TokenSource::File(p) => options.extend(["--token-file".to_owned(), path(p)?]),
             TokenSource::Held(_) => {}

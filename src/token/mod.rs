@@ -5,5 +5,5 @@
 mod secret;
 mod source;
 
-pub use secret::{fingerprint_of, Masked, Token, TokenKind};
+pub use secret::{fingerprint_of, looks_like_token, Masked, Token, TokenKind};
 pub use source::{first_token, resolve_all, HeldToken, Resolution, TokenSource, Unavailable};

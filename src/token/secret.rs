@@ -102,6 +102,12 @@ impl Token {
                 == 0
     }
 
+    /// `text` with every copy of this token replaced by `with`; `None` when it holds none.
+    pub fn replace_in(&self, text: &str, with: &str) -> Option<String> {
+        let secret = self.secret.expose_secret();
+        text.contains(secret).then(|| text.replace(secret, with))
+    }
+
     /// Whether a password git sent back (with `erase`) is this token.
     pub fn is_secret(&self, candidate: &SecretString) -> bool {
         self.is(candidate.expose_secret())
@@ -171,6 +177,44 @@ fn check(value: &str) -> Result<(), InvalidToken> {
         return Err(InvalidToken::ControlOrSpace);
     }
     Ok(())
+}
+
+/// GitLab's token prefixes (docs.gitlab.com, security/tokens), for telling a token from a name
+/// or a path: a token given where a variable name belongs (`--token-env $RELEASE_TOKEN`,
+/// expanded by the shell) must be recognised before it is printed or written anywhere.
+const GITLAB_PREFIXES: [&str; 12] = [
+    "glpat-", "gldt-", "glcbt-", "glrt-", "glrtr-", "glptt-", "gloas-", "glsoat-", "glft-",
+    "glimt-", "glagent-", "glwt-",
+];
+
+/// Whether `s` looks like a token rather than a name or a path: a GitLab prefix (also after
+/// an instance's own `<prefix>-`) followed by at least 16 token characters (GitLab's are 20
+/// and more), or a JWT (GitLab's
+/// job tokens from 19.0). Written for words: `s` must be one run of token characters.
+pub fn looks_like_token(s: &str) -> bool {
+    let token_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if s.is_empty() || !s.chars().all(token_char) {
+        return false;
+    }
+    let prefixed = (0..s.len().min(64))
+        .filter(|&i| i == 0 || s.as_bytes()[i - 1] == b'-')
+        .any(|i| {
+            GITLAB_PREFIXES
+                .iter()
+                .any(|p| s[i..].starts_with(p) && s.len() - i - p.len() >= 16)
+        });
+    prefixed || looks_like_jwt(s)
+}
+
+fn looks_like_jwt(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    parts.len() == 3
+        && parts[0].starts_with("eyJ")
+        && parts[..2].iter().all(|p| p.len() >= 8)
+        && parts.iter().all(|p| {
+            p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        })
 }
 
 /// What GitLab's prefix says the token is. An instance may put its own prefix in front
@@ -308,5 +352,33 @@ mod tests {
         assert_eq!(token(&format!("glcbt-{}", jwt("{}"))).jwt_expiry(), None);
         assert_eq!(token("glpat-abc.def.ghi").jwt_expiry(), None);
         assert_eq!(token("glpat-abc").jwt_expiry(), None);
+    }
+
+    #[test]
+    fn token_shaped_words_are_told_from_names_and_paths() {
+        for token in [
+            "glpat-AbCdEf123456789012",
+            "acme-glpat-AbCdEf1234567890",
+            "gldt-xxxxxxxxxxxxxxxxxxxx",
+            "glcbt-64_AbCdEf1234567890",
+            "glrt-t1_AbCdEf1234567890",
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl",
+        ] {
+            assert!(looks_like_token(token), "{token}");
+        }
+        for name in [
+            "RELEASE_TOKEN",
+            "CI_JOB_TOKEN",
+            "glpat-",
+            "glcbt-",
+            "glpat-short",
+            "/run/secrets/glpat",
+            "my-glpat-file.txt",
+            "a.b.c",
+            "https://gitlab.example.com",
+            "",
+        ] {
+            assert!(!looks_like_token(name), "{name}");
+        }
     }
 }
