@@ -663,14 +663,25 @@ fn status_reports_the_daemon_and_the_servers_rejection_but_never_the_token() {
     assert!(all.contains("rejected by the server 0"), "{all}");
 
     // git's erase, after a 401: the password that failed, which the daemon records as a
-    // rejection by its fingerprint.
+    // rejection by its fingerprint. The job log gets one line that says so.
     let erase = run_helper(
         &["erase"],
         format!("protocol=https\nhost={HOST}\nusername=gitlab-ci-token\npassword={TOKEN}\n")
             .as_bytes(),
         &[(ENV_SOCKET, socket.display().to_string())],
     );
-    erase.assert_silent("erase");
+    assert!(erase.status.success());
+    assert!(erase.stdout.is_empty());
+    let hint = text(&erase.stderr);
+    assert_eq!(hint.lines().count(), 1, "{hint}");
+    assert!(
+        hint.contains(&format!(
+            "refused the token the daemon serves (fingerprint {})",
+            fingerprint(TOKEN)
+        )) && hint.contains("status --online"),
+        "{hint}"
+    );
+    assert!(!hint.contains(TOKEN), "{hint}");
 
     let after = status(&["status"]);
     let all = assert_no_token(&after);

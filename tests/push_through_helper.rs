@@ -229,3 +229,43 @@ fn status_never_prints_the_token() {
         assert!(!all.contains(&TOKEN[6..20]), "{all}");
     }
 }
+
+#[test]
+fn a_401_for_our_token_gets_one_line_in_the_job_log_and_nothing_else_does() {
+    // The server knows another token: ours is refused with 401, so git erases it.
+    let job = Scenario::new()
+        .server("gitlab-ci-token", "glcbt-TheServerWantsThisOne123456")
+        .helper()
+        .in_job(TOKEN);
+    let clone = job.git(["clone", "--quiet", &job.url(), "clone"]);
+    assert!(!clone.success());
+    let stderr = clone.stderr_str();
+    let hints: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("git-credential-gitlab-ci:"))
+        .collect();
+    assert_eq!(hints.len(), 1, "{stderr}");
+    assert!(
+        hints[0].contains("refused the token from environment variable CI_JOB_TOKEN")
+            && hints[0].contains("with 401")
+            && hints[0].contains("status --online"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(TOKEN), "{stderr}");
+
+    // GitLab Runner 19.3's end-of-stage reject: no password, so not a rejection, and silent.
+    let mut reject = job.sandbox().git();
+    reject.args(["credential", "reject"]);
+    let run = crate::support::process::Process::new(reject)
+        .stdin(format!(
+            "url={}\nusername=gitlab-ci-token\n",
+            job.served().url()
+        ))
+        .run();
+    assert!(run.success(), "{}", run.output_str());
+    assert_eq!(
+        run.stderr_str(),
+        "",
+        "a reject without our token must be silent"
+    );
+}

@@ -15,8 +15,9 @@ use crate::credential::{
     answer, decide, read_message, Answered, Decision, Request, Stdin, READ_TIMEOUT,
 };
 use crate::error::Failure;
-use crate::ipc::{encode_erase, Kind};
+use crate::ipc::{encode_erase, Kind, REJECTED};
 use crate::logging;
+use crate::redact::Redactor;
 use crate::token::first_token;
 
 /// `socket` is `--socket`: the path is worked out only if the daemon is asked.
@@ -48,8 +49,16 @@ pub fn run(
         }
         Command::Erase if mode != Mode::Never => {
             let payload = encode_erase(&request);
-            if let Err(e) = client::request(&socket_path(socket), Kind::Erase, &payload) {
-                tracing::debug!(daemon = %e, "the rejection was not recorded by a daemon");
+            match client::request(&socket_path(socket), Kind::Erase, &payload) {
+                Ok((Kind::Data, reply)) if reply.as_slice() == REJECTED => {
+                    let fingerprint = request.password.as_ref().map(crate::token::fingerprint_of);
+                    rejection_hint("the token the daemon serves", fingerprint.as_deref());
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(daemon = %e, "the rejection was not recorded by a daemon")
+                }
             }
         }
         Command::Get if mode != Mode::Never => {
@@ -145,16 +154,20 @@ fn erase(request: &Request, config: &Config) {
         tracing::debug!(action = "erase", "not for an origin we serve");
         return;
     };
-    let ours = request
-        .password
-        .as_ref()
-        .is_some_and(|p| first_token(&c.sources).is_some_and(|(_, t)| t.is_secret(p)));
-    if ours {
+    let ours = request.password.as_ref().and_then(|p| {
+        let (i, token) = first_token(&c.sources)?;
+        token.is_secret(p).then(|| (&c.sources[i], token))
+    });
+    if let Some((source, token)) = ours {
         tracing::warn!(
             action = "erase",
             origin = %c.scope,
-            fingerprint = request.password.as_ref().map(crate::token::fingerprint_of).as_deref().unwrap_or("none"),
+            fingerprint = %token.fingerprint(),
             "the server rejected the token with 401: expired, revoked, or for another GitLab instance"
+        );
+        rejection_hint(
+            &format!("the token from {source}"),
+            Some(&token.fingerprint()),
         );
     } else {
         tracing::debug!(
@@ -164,4 +177,14 @@ fn erase(request: &Request, config: &Config) {
             "not a rejection of our token"
         );
     }
+}
+
+/// The one line the helper writes on stderr outside debugging: git erased our token after the
+/// server answered 401, and git's own message (`Authentication failed`) says nothing of why.
+fn rejection_hint(what: &str, fingerprint: Option<&str>) {
+    let line = format!(
+        "git-credential-gitlab-ci: the server refused {what} (fingerprint {}) with 401: it is expired, revoked, or for another GitLab instance; run `git-credential-gitlab-ci status --online`\n",
+        fingerprint.unwrap_or("unknown")
+    );
+    let _ = io::stderr().write_all(Redactor::default().apply(&line).as_bytes());
 }

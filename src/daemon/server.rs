@@ -22,7 +22,7 @@ use crate::credential::Request;
 use crate::credential::{answer, expiry};
 use crate::credential::{decide, Decision, Refusal};
 use crate::ipc::{self, Kind, HEADER_LEN};
-use crate::ipc::{decode_erase, DaemonState, HeldCredential};
+use crate::ipc::{decode_erase, DaemonState, HeldCredential, REJECTED};
 use crate::token::first_token;
 
 pub const MAX_CONNECTIONS: usize = 256;
@@ -396,6 +396,7 @@ fn erase(payload: &[u8], daemon: &Daemon, peer: &Peer) -> Zeroizing<Vec<u8>> {
                 daemon
                     .audit
                     .record_rejection(c.scope.to_string(), fingerprint);
+                return frame(Kind::Data, REJECTED);
             } else {
                 tracing::debug!(
                     event = "erase",
@@ -628,7 +629,7 @@ mod tests {
         assert!(!payload.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()));
         assert_eq!(
             reply(&d, Kind::Erase, &payload),
-            (Kind::Data, "recorded".to_owned())
+            (Kind::Data, "rejected".to_owned())
         );
         assert_eq!(counts(&d), (0, 0, 1));
         let fingerprint = Token::new(TOKEN.to_owned()).unwrap().fingerprint();

@@ -46,6 +46,10 @@ pub struct HeldCredential {
     pub expires_at: Option<u64>,
 }
 
+/// The daemon's reply to an erase of the token it serves (a real rejection); any other erase
+/// gets `recorded`.
+pub const REJECTED: &[u8] = b"rejected";
+
 /// An erase for the daemon: git's request without the password, plus the password's
 /// fingerprint on a line of its own.
 pub fn encode_erase(request: &Request) -> Zeroizing<Vec<u8>> {
