@@ -144,13 +144,25 @@ fn hostile_and_odd_requests_get_silence() {
 }
 
 #[test]
-fn unknown_actions_store_and_erase_are_silent() {
+fn unknown_actions_store_and_erase_are_silent_but_for_a_401_of_our_token() {
     let input = format!(
         "protocol=https\nhost=gitlab.example.com\nusername=gitlab-ci-token\npassword={TOKEN}\n"
     );
-    for action in ["store", "erase", "frobnicate", "capability"] {
+    for action in ["store", "frobnicate", "capability"] {
         run_helper(&[action], input.as_bytes(), &served()).assert_silent(action);
     }
+    // An erase of another password, or of none (GitLab Runner 19.3's end-of-stage reject).
+    for other in ["password=glpat-SomebodyElsesToken0001\n", ""] {
+        let input =
+            format!("protocol=https\nhost=gitlab.example.com\nusername=gitlab-ci-token\n{other}");
+        run_helper(&["erase"], input.as_bytes(), &served()).assert_silent("erase");
+    }
+    // The one exception: git erases our own token after a 401, and the job log gets one line.
+    let run = run_helper(&["erase"], input.as_bytes(), &served());
+    assert!(run.success() && run.stdout.is_empty());
+    let hint = run.stderr_str();
+    assert_eq!(hint.lines().count(), 1, "{hint}");
+    assert!(hint.contains("with 401") && !hint.contains(TOKEN), "{hint}");
 }
 
 #[test]

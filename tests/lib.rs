@@ -14,4 +14,5 @@ mod properties;
 mod push_through_helper;
 mod runner_replay;
 mod server_selftest;
+mod status_chain;
 mod status_leaks;

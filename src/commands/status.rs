@@ -15,9 +15,12 @@ use crate::client::{self, ClientError, Mode};
 use crate::config::{Config, Flags, ProcessEnv};
 use crate::credential::Credential;
 use crate::error::Failure;
+use crate::git::Filled;
 use crate::ipc::Kind;
 use crate::redact::Redactor;
-use crate::report::{ConfigFacts, CredentialFacts, DaemonFacts, Facts, GitFacts, Level, Report};
+use crate::report::{
+    ConfigFacts, CredentialFacts, DaemonFacts, Facts, FillFacts, GitFacts, Level, Report,
+};
 use crate::token::TokenSource;
 
 pub fn run(
@@ -73,10 +76,16 @@ fn gather(flags: &Flags, socket: &Path, mode: Mode, url: Option<String>) -> Fact
         problems: c.problems,
         credentials: c.credentials.into_iter().map(read_credential).collect(),
     });
+    // `git credential fill` proves the chain only if there is a token of ours to compare
+    // its answer with: here, or in a running daemon.
+    let tokens_known = config
+        .as_ref()
+        .is_ok_and(|c| c.credentials.iter().any(|c| c.tokens.token.is_some()))
+        || matches!(daemon.reply, Some(Ok((Kind::Data, _))));
     Facts {
         config,
         daemon,
-        git: target.map(|(url, url_from)| read_git(url, url_from)),
+        git: target.map(|(url, url_from)| read_git(url, url_from, tokens_known)),
         now,
     }
 }
@@ -127,7 +136,32 @@ fn permission_bits(_path: &Path) -> Option<u32> {
 
 /// git's configuration as seen from here, this program's own path, and the contents of every
 /// config file git read an entry from.
-fn read_git(url: String, url_from: String) -> GitFacts {
+/// How long `git credential fill` may take for the whole chain.
+const FILL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `git credential fill` for the URL git contacts, unless git would ask no helper for it.
+fn fill(url: &str, entries: &[crate::git::Entry]) -> Option<FillFacts> {
+    let (contacted, _) = crate::git::rewrite(entries, url, true);
+    let target = crate::git::Url::parse(&contacted)?;
+    if target.password || !matches!(target.scheme.as_str(), "http" | "https") {
+        return None;
+    }
+    Some(match crate::git::fill(&contacted, FILL_DEADLINE) {
+        Filled::Credential { username, password } => FillFacts::Answered {
+            username,
+            fingerprint: crate::token::fingerprint_of(&password),
+        },
+        Filled::Nothing { message } => FillFacts::Nothing { message },
+        Filled::TimedOut => FillFacts::TimedOut {
+            secs: FILL_DEADLINE.as_secs(),
+        },
+        Filled::NotRun(why) => FillFacts::NotRun(why),
+    })
+}
+
+/// `tokens_known`: whether any token of ours (here or in the daemon) exists to compare
+/// `git credential fill`'s answer with.
+fn read_git(url: String, url_from: String, tokens_known: bool) -> GitFacts {
     let entries = crate::git::read(std::env::current_dir().ok().as_deref()).unwrap_or_default();
     let exe = std::env::current_exe()
         .ok()
@@ -144,12 +178,14 @@ fn read_git(url: String, url_from: String) -> GitFacts {
         .map(PathBuf::from)
         .filter(|p| p.file_name().is_some_and(|n| n == ".glr.gconf"))
         .filter(|_| crate::git::version().is_ok_and(|v| v.has_config_file_env()));
+    let fill = tokens_known.then(|| fill(&url, &entries)).flatten();
     GitFacts {
         url,
         url_from,
         entries,
         exe,
         files,
+        fill,
         runner_seed,
     }
 }

@@ -8,6 +8,7 @@
 mod config;
 mod editor;
 mod env;
+mod fill;
 mod helper;
 mod repository;
 mod runner;
@@ -17,6 +18,7 @@ mod version;
 pub use config::{is_true, normalise_key, parse_list, read, rewrite, Entry, Source};
 pub use editor::{parse as parse_config_lines, RawFile, MARKER};
 pub use env::{env_entries, parameter, parameters, process_env, EnvError, Parameter};
+pub use fill::{fill, Filled};
 pub use helper::{
     classify as classify_helper, is_our_helper, shell_quote, single_quote, HelperKind,
 };

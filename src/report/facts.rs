@@ -72,7 +72,27 @@ pub struct GitFacts {
     /// The contents (the first 4 MiB) of each config file that holds an entry and could be
     /// read, to find a served token written into one.
     pub files: BTreeMap<PathBuf, Zeroizing<Vec<u8>>>,
+    /// What `git credential fill` gave for the URL git contacts; `None` when it was not asked
+    /// (a password in the URL, a URL that is not http(s), no token of ours to compare with).
+    pub fill: Option<FillFacts>,
     /// `GIT_CONFIG_GLOBAL`, when it names GitLab Runner's per-job seed file (`.glr.gconf`)
     /// and the git on PATH reads it (2.32 and later).
     pub runner_seed: Option<PathBuf>,
+}
+
+/// `git credential fill`'s outcome, without the password: only its fingerprint is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FillFacts {
+    Answered {
+        username: Option<String>,
+        fingerprint: String,
+    },
+    /// git got no credential; git's own message.
+    Nothing {
+        message: String,
+    },
+    TimedOut {
+        secs: u64,
+    },
+    NotRun(String),
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
-use super::facts::GitFacts;
+use super::facts::{FillFacts, GitFacts};
 use super::line::Line;
 use crate::credential::Credential;
 use crate::git::{self, Entry, HelperKind, Url};
@@ -40,7 +40,13 @@ pub struct GitFindings {
 }
 
 /// `served` are the credentials we serve and `tokens` the tokens their sources hold now.
-pub fn inspect(facts: &GitFacts, served: &[&Credential], tokens: &[Arc<Token>]) -> GitFindings {
+/// `known` are the fingerprints of every token we could answer with (ours and the daemon's).
+pub fn inspect(
+    facts: &GitFacts,
+    served: &[&Credential],
+    tokens: &[Arc<Token>],
+    known: &[String],
+) -> GitFindings {
     let (url, entries) = (facts.url.as_str(), facts.entries.as_slice());
     let mut lines = Vec::new();
     let (contacted, rewritten_by) = git::rewrite(entries, url, true);
@@ -95,6 +101,9 @@ pub fn inspect(facts: &GitFacts, served: &[&Credential], tokens: &[Arc<Token>]) 
         if asks_helpers {
             username_lines(entries, t, served, &mut lines);
         }
+    }
+    if let Some(fill) = &facts.fill {
+        lines.push(fill_line(fill, known, &contacts));
     }
     if let Some(seed) = facts.runner_seed.as_deref() {
         lines.insert(0, Line::ok(format!(
@@ -249,6 +258,45 @@ fn runner_file(e: &Entry) -> bool {
     e.file()
         .and_then(|p| p.file_name())
         .is_some_and(|n| n.to_string_lossy().contains("gitlab-runner"))
+}
+
+/// What git really got when asked as it will ask: the proof the chain works, or why not.
+fn fill_line(fill: &FillFacts, known: &[String], url: &str) -> Line {
+    match fill {
+        FillFacts::Answered { fingerprint, username } if known.contains(fingerprint) => Line::ok(format!(
+            "git credential fill for {url} gets our token (fingerprint {fingerprint}) as {}: the chain works",
+            username.as_deref().unwrap_or("no user name")
+        )),
+        FillFacts::Answered { fingerprint, username } => Line::problem(
+            format!(
+                "git credential fill for {url} gets another credential (user {}, fingerprint {fingerprint}), not our token: a helper before ours answers, or a credential in the URL or config wins",
+                username.as_deref().unwrap_or("none")
+            ),
+            "see the helper chain above: put a reset and our helper after the one that answers (git-credential-gitlab-ci configure --global, or in a job eval \"$(git-credential-gitlab-ci configure --env)\")",
+        ),
+        FillFacts::Nothing { message } => {
+            let fix = if message.contains("is not a git command") {
+                "the helper is named without a path, so git runs `git credential-<name>`: give it by absolute path (git-credential-gitlab-ci configure --global writes it so)"
+            } else if message.contains("not found") || message.contains("No such file") {
+                "a helper in the chain cannot be run: install it, or fix its path (git-credential-gitlab-ci configure --global writes this binary's absolute path)"
+            } else {
+                "see the helper chain above and git's message; run the failing git command with GIT_CREDENTIAL_GITLAB_CI_LOG=debug"
+            };
+            let said = message.lines().filter(|l| !l.trim().is_empty()).take(3).collect::<Vec<_>>().join(" / ");
+            Line::problem(
+                format!("git credential fill for {url} gets no credential, so git would fail: {said}"),
+                fix,
+            )
+        }
+        FillFacts::TimedOut { secs } => Line::problem(
+            format!("git credential fill for {url} did not finish within {secs} s: a helper in the chain waits, perhaps for input"),
+            "see the helper chain above; remove interactive helpers for this server, or put a reset before ours",
+        ),
+        FillFacts::NotRun(why) => Line::warning(
+            format!("could not run git credential fill to check the chain: {why}"),
+            "install git, or put it on PATH",
+        ),
+    }
 }
 
 /// The user name git sends for `target`: the URL's own, else the last `credential.username`

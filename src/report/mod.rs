@@ -11,7 +11,7 @@ mod facts;
 mod git;
 mod line;
 
-pub use facts::{ConfigFacts, CredentialFacts, DaemonFacts, Facts, GitFacts};
+pub use facts::{ConfigFacts, CredentialFacts, DaemonFacts, Facts, FillFacts, GitFacts};
 pub use line::{Level, Line};
 
 use std::fmt::Write as _;
@@ -237,7 +237,17 @@ impl Report {
                     .iter()
                     .filter_map(|c| c.tokens.token.clone())
                     .collect();
-                report.git = Some(git::inspect(&g, &served, &tokens));
+                // Every token we could be answering with: ours here, and the daemon's.
+                let mut known: Vec<String> = tokens.iter().map(|t| t.fingerprint()).collect();
+                known.extend(
+                    report
+                        .daemon
+                        .state
+                        .iter()
+                        .flat_map(|d| &d.credentials)
+                        .filter_map(|h| h.token.as_deref()?.rsplit_once("fingerprint ").map(|(_, f)| f.to_owned())),
+                );
+                report.git = Some(git::inspect(&g, &served, &tokens, &known));
             }
             None => report.lines.push(Line::warning(
                 "no URL to check git's set-up for: not in a repository with an origin remote, and CI_SERVER_URL is not set",
@@ -664,6 +674,7 @@ mod tests {
             entries,
             exe: OURS.into(),
             files: BTreeMap::new(),
+            fill: None,
             runner_seed: None,
         }
     }
@@ -1293,5 +1304,45 @@ mod tests {
         );
         let report = Report::build(facts(vec![served()], Some(git_for(PROJECT, configured()))));
         assert!(!report.to_text().contains(".glr.gconf"));
+    }
+
+    #[test]
+    fn gits_own_answer_proves_the_chain_or_says_why_not() {
+        let ours = token(TOKEN).fingerprint();
+        let with = |fill: FillFacts| {
+            let mut git = git_for(PROJECT, configured());
+            git.fill = Some(fill);
+            Report::build(facts(vec![served()], Some(git)))
+        };
+        let report = with(FillFacts::Answered {
+            username: Some("gitlab-ci-token".into()),
+            fingerprint: ours.clone(),
+        });
+        assert_eq!(
+            line(git_lines(&report), "git credential fill").level,
+            Level::Ok
+        );
+        let report = with(FillFacts::Answered {
+            username: Some("gitlab-ci-token".into()),
+            fingerprint: "0badf00d".into(),
+        });
+        let other = line(git_lines(&report), "gets another credential");
+        assert_eq!(other.level, Level::Problem);
+        assert_eq!(report.worst(), Level::Problem);
+        let report = with(FillFacts::Nothing {
+            message:
+                "git: 'credential-git-credential-gitlab-ci' is not a git command. See 'git --help'."
+                    .into(),
+        });
+        let none = line(git_lines(&report), "gets no credential");
+        assert!(
+            none.fix.as_deref().unwrap().contains("absolute path"),
+            "{none:?}"
+        );
+        let report = with(FillFacts::TimedOut { secs: 10 });
+        assert_eq!(
+            line(git_lines(&report), "within 10 s").level,
+            Level::Problem
+        );
     }
 }

@@ -1,0 +1,78 @@
+//! `status` proves the helper chain by asking git as git will ask (`git credential fill`),
+//! so it never says "in order" when git will fail: a helper git cannot run, a bare helper
+//! name, or another helper answering first is a PROBLEM with a fix that works.
+
+use crate::support::helper::{binary, TOKEN};
+use crate::support::process::Run;
+use crate::support::sandbox::Sandbox;
+
+const KEY: &str = "credential.https://gitlab.example.com.helper";
+
+fn job_with(helpers: &[&str]) -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox
+        .env("CI_SERVER_URL", "https://gitlab.example.com")
+        .env("CI_JOB_TOKEN", TOKEN);
+    for (i, helper) in helpers.iter().enumerate() {
+        let mut args = vec!["config", "--global"];
+        if i > 0 {
+            args.push("--add");
+        }
+        args.extend([KEY, helper]);
+        sandbox.run_ok(args);
+    }
+    sandbox
+}
+
+fn status(sandbox: &Sandbox) -> Run {
+    let run = sandbox.helper(".", &["status"]);
+    run.assert_not_printed(&[TOKEN]);
+    run
+}
+
+#[test]
+fn a_working_chain_is_proved_by_gits_own_answer() {
+    let sandbox = job_with(&["", binary()]);
+    let run = status(&sandbox);
+    assert!(run.success(), "{}", run.stdout_str());
+    assert!(
+        run.stdout_str()
+            .contains("git credential fill for https://gitlab.example.com/ gets our token"),
+        "{}",
+        run.stdout_str()
+    );
+}
+
+#[test]
+fn a_helper_git_cannot_run_is_a_problem_with_a_fix() {
+    for (helper, says) in [
+        ("git-credential-gitlab-ci", "is not a git command"),
+        ("/nonexistent/git-credential-gitlab-ci", "not found"),
+    ] {
+        let sandbox = job_with(&["", helper]);
+        let run = status(&sandbox);
+        let out = run.stdout_str();
+        assert!(!run.success(), "{helper}: {out}");
+        assert!(
+            out.contains("gets no credential, so git would fail"),
+            "{helper}: {out}"
+        );
+        assert!(out.contains(says), "{helper}: {out}");
+        assert!(out.contains("configure --global"), "{helper}: {out}");
+        assert!(!out.contains("everything is in order"), "{helper}: {out}");
+    }
+}
+
+#[test]
+fn another_helper_answering_first_is_a_problem() {
+    let sandbox = job_with(&[
+        "",
+        "!f() { echo username=gitlab-ci-token; echo password=glpat-NotOursButAnswersFirst1; }; f",
+        binary(),
+    ]);
+    let run = status(&sandbox);
+    let out = run.stdout_str();
+    assert!(!run.success(), "{out}");
+    assert!(out.contains("gets another credential"), "{out}");
+    assert!(!out.contains("NotOursButAnswersFirst"), "{out}");
+}
