@@ -26,6 +26,10 @@ pub struct ChainStep {
     pub kind: Option<HelperKind>,
     /// Whether the helper is still in the list when git runs it (not cleared by a later reset).
     pub effective: bool,
+    /// The `git config` options that name where the entry is, and its value, for a fix that
+    /// removes exactly this entry. Not in the JSON: a value may hold a secret.
+    #[serde(skip)]
+    remove: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -79,11 +83,33 @@ pub fn inspect(
     }
 
     let target = Url::parse(&contacted);
+    // A plain-http URL to a host we serve over https: no helper set-up can help, the URL must
+    // change, so that is said first and the chain's own advice is left out.
+    let plain_http = target.as_ref().is_some_and(|t| {
+        t.scheme == "http"
+            && served.iter().any(|c| {
+                c.scope
+                    .origin
+                    .to_string()
+                    .strip_prefix("https://")
+                    .is_some_and(|o| o.split(':').next() == Some(t.host.as_str()))
+            })
+    });
+    if let Some(t) = target.as_ref().filter(|_| plain_http) {
+        lines.push(Line::problem(
+            format!("git contacts {contacts} over plain http, and we serve {} only over https: we refuse to answer, and a token sent there would cross the network in clear", t.host),
+            format!("use the https URL: git remote set-url origin https://{}{}", t.host, t.path),
+        ));
+    }
     // With a password in the URL git asks no helper at all: the chain is shown, but whether
     // it would reach us is moot until the password is gone.
     let asks_helpers = !git::has_password(&contacted);
     let (chain, reaches_us) = match &target {
-        Some(t) if asks_helpers => helper_chain(entries, t, &facts.exe, &mut lines),
+        Some(t) if asks_helpers && !plain_http => helper_chain(entries, t, &facts.exe, &mut lines),
+        Some(t) if asks_helpers => (
+            helper_chain(entries, t, &facts.exe, &mut Vec::new()).0,
+            false,
+        ),
         Some(t) => (
             helper_chain(entries, t, &facts.exe, &mut Vec::new()).0,
             false,
@@ -151,6 +177,7 @@ fn helper_chain(
                 helper: "reset (clears the helpers before it)".to_owned(),
                 kind: None,
                 effective: true,
+                remove: remove_command(e),
             });
         } else {
             let kind = git::classify_helper(value, exe);
@@ -160,6 +187,7 @@ fn helper_chain(
                 helper: describe(value, kind),
                 kind: Some(kind),
                 effective: true,
+                remove: remove_command(e),
             });
         }
     }
@@ -198,7 +226,7 @@ fn helper_chain(
                     ),
                     _ => Line::warning(
                         format!("{} from {} runs before ours and may answer first", before.helper, before.location),
-                        format!("put a reset and our helper after it, or remove it: git config --unset-all {}", before.key),
+                        format!("put a reset and our helper after it, or remove it: {}", before.remove),
                     ),
                 };
                 lines.push(line);
@@ -218,11 +246,35 @@ fn helper_chain(
                     "{} from {} receives every credential git uses on `store` and would write the CI token to disk",
                     s.helper, s.location
                 ),
-                format!("remove it for this server (git config --unset-all {}), or add a reset before our helper", s.key),
+                format!("remove it: {}; or put a reset before our helper (git-credential-gitlab-ci configure writes one)", s.remove),
             ));
         }
     }
     (steps, ours.is_some())
+}
+
+/// The `git config` options that write where `e` is: its file, by path.
+fn scope_options(e: &Entry) -> String {
+    match e.file() {
+        Some(path) => format!("--file {}", git::shell_quote(&path.to_string_lossy())),
+        None => "--global".to_owned(),
+    }
+}
+
+/// A command that removes exactly the entry `e`, as pasted into a shell: by its file, key
+/// and value (`--fixed-value`, git 2.30 and later). An entry from the environment or
+/// `git -c` is not in a file, so the fix says where it is instead.
+fn remove_command(e: &Entry) -> String {
+    let value = e.value.as_deref().unwrap_or("");
+    match e.file() {
+        Some(_) => format!(
+            "git config {} --fixed-value --unset-all {} {}",
+            scope_options(e),
+            git::shell_quote(&e.key),
+            git::shell_quote(value)
+        ),
+        None => format!("drop it from {}", e.location()),
+    }
 }
 
 /// A helper in words, without arguments that could hold a secret.
@@ -418,7 +470,7 @@ fn embedded_credential_lines(
                     if u.scheme == "http" && served_hosts.contains(u.host.as_str()) {
                         lines.push(Line::problem(
                             format!("{} in {} is plain http to {}, a host we serve: we refuse to answer it, and a token sent there would cross the network in clear", e.key, e.location(), u.host),
-                            format!("git config {} https://...", e.key),
+                            format!("git config {} {} https://{}{}", scope_options(e), e.key, u.host, u.path),
                         ));
                     }
                 }
@@ -451,7 +503,7 @@ fn embedded_credential_lines(
                         e.key,
                         e.location()
                     ),
-                    format!("git config --unset-all {}", e.key),
+                    remove_command(e),
                 ));
             }
             _ => {}

@@ -798,7 +798,7 @@ mod tests {
         assert_eq!(before.level, Level::Warning);
         assert_eq!(
             before.fix.as_deref(),
-            Some("put a reset and our helper after it, or remove it: git config --unset-all credential.helper")
+            Some("put a reset and our helper after it, or remove it: git config --file /home/dev/.gitconfig --fixed-value --unset-all credential.helper 'store --file /home/dev/.creds'")
         );
         let stores = line(lines, "would write the CI token to disk");
         assert_eq!(stores.level, Level::Problem);
@@ -869,7 +869,7 @@ mod tests {
         ));
         assert_eq!(
             plain.fix.as_deref(),
-            Some("git config remote.origin.url https://...")
+            Some("git config --file /work/project/.git/config remote.origin.url https://gitlab.example.com/g/p.git")
         );
         // A credential served over http is warned about on its own.
         let c = read(
