@@ -15,6 +15,7 @@ use crate::client::{self, ClientError, Mode};
 use crate::config::{Config, Flags, ProcessEnv};
 use crate::credential::Credential;
 use crate::error::Failure;
+use crate::git::Version;
 use crate::ipc::Kind;
 use crate::report::{ConfigFacts, CredentialFacts, DaemonFacts, Facts, GitFacts, Level, Report};
 use crate::token::TokenSource;
@@ -51,6 +52,7 @@ fn gather(flags: &Flags, socket: &Path, mode: Mode, url: Option<String>) -> Fact
         .or_else(ci_project_url);
     let config = Config::load(flags, &ProcessEnv);
     let now = SystemTime::now();
+    let git_version = crate::git::version().ok();
     let config = config.map(|c| ConfigFacts {
         files: c.files,
         problems: c.problems,
@@ -59,8 +61,9 @@ fn gather(flags: &Flags, socket: &Path, mode: Mode, url: Option<String>) -> Fact
     Facts {
         config,
         daemon,
-        git: target.map(|(url, url_from)| read_git(url, url_from)),
+        git: target.map(|(url, url_from)| read_git(url, url_from, git_version)),
         now,
+        git_version,
     }
 }
 
@@ -110,7 +113,7 @@ fn permission_bits(_path: &Path) -> Option<u32> {
 
 /// git's configuration as seen from here, this program's own path, and the contents of every
 /// config file git read an entry from.
-fn read_git(url: String, url_from: String) -> GitFacts {
+fn read_git(url: String, url_from: String, version: Option<Version>) -> GitFacts {
     let entries = crate::git::read(std::env::current_dir().ok().as_deref()).unwrap_or_default();
     let exe = std::env::current_exe()
         .ok()
@@ -126,7 +129,7 @@ fn read_git(url: String, url_from: String) -> GitFacts {
     let runner_seed = std::env::var_os("GIT_CONFIG_GLOBAL")
         .map(PathBuf::from)
         .filter(|p| p.file_name().is_some_and(|n| n == ".glr.gconf"))
-        .filter(|_| crate::git::version().is_ok_and(|v| v.has_config_file_env()));
+        .filter(|_| version.is_some_and(|v| v.has_config_file_env()));
     GitFacts {
         url,
         url_from,

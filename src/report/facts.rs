@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 use crate::client::{ClientError, Mode};
 use crate::config::{ConfigError, ConfigFileState};
 use crate::credential::Credential;
-use crate::git::Entry;
+use crate::git::{Entry, Version};
 use crate::ipc::Kind;
 use crate::token::Resolution;
 
@@ -27,6 +27,8 @@ pub struct Facts {
     pub git: Option<GitFacts>,
     /// When the facts were gathered: expiries are measured from here.
     pub now: SystemTime,
+    /// The version of the git on PATH; `None` when it could not be run or read.
+    pub git_version: Option<Version>,
 }
 
 /// A configuration that loaded: the files it came from, the settings it ignored, and each

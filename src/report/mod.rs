@@ -24,6 +24,7 @@ use crate::client::{ClientError, Mode};
 use crate::config::{ConfigFileState, DEFAULT_USERNAME};
 use crate::credential::expiry;
 use crate::credential::{Credential, Provenance};
+use crate::git::Version;
 use crate::ipc::DaemonState;
 use crate::ipc::Kind;
 use crate::token::{Masked, TokenKind};
@@ -226,7 +227,14 @@ impl Report {
         report.credentials = config
             .credentials
             .iter()
-            .map(|c| credential_report(c, report.daemon.state.as_ref(), facts.now))
+            .map(|c| {
+                credential_report(
+                    c,
+                    report.daemon.state.as_ref(),
+                    facts.now,
+                    facts.git_version,
+                )
+            })
             .collect();
         match facts.git {
             Some(g) => {
@@ -360,6 +368,7 @@ fn credential_report(
     facts: &CredentialFacts,
     daemon: Option<&DaemonState>,
     now: SystemTime,
+    git_version: Option<Version>,
 ) -> CredentialReport {
     let c = &facts.credential;
     let resolution = &facts.tokens;
@@ -406,7 +415,7 @@ fn credential_report(
     }
     let expires = token.and_then(|t| expiry(c, t)).or(token.and(c.expires));
     if let Some(at) = expires {
-        lines.push(expiry_line(at, now));
+        lines.push(expiry_line(at, now, git_version));
     }
     for source in &c.sources {
         if let TokenSource::File(path) = source {
@@ -458,21 +467,43 @@ fn fix_for_missing_token(sources: &[TokenSource]) -> String {
     )
 }
 
-fn expiry_line(at: SystemTime, now: SystemTime) -> Line {
+/// How soon the token expires, and what `git` (its version, if known) does once it has:
+/// from 2.40 git drops a password whose `password_expiry_utc` has passed, before that it
+/// sends it anyway.
+fn expiry_line(at: SystemTime, now: SystemTime, git: Option<Version>) -> Line {
     let when = humantime::format_rfc3339_seconds(at);
     match at.duration_since(now) {
         Ok(left) if left < Duration::from_secs(300) => Line::warning(
             format!("the token expires at {when}, in {}", rounded(left)),
-            "renew the token before the job needs it",
+            match git {
+                Some(v) if v.honours_password_expiry() => format!(
+                    "renew the token before the job needs it: once it has expired, git {v} drops it"
+                ),
+                Some(v) => format!(
+                    "renew the token before the job needs it: once it has expired, git {v} still sends it and the server answers 401"
+                ),
+                None => "renew the token before the job needs it".to_owned(),
+            },
         ),
         Ok(left) => Line::ok(format!("the token expires at {when}, in {}", rounded(left))),
-        Err(e) => Line::problem(
-            format!(
-                "the token expired at {when}, {} ago: git will ignore it",
-                rounded(e.duration())
-            ),
-            "provide a fresh token (a job token lives only as long as its job)",
-        ),
+        Err(e) => {
+            let what_git_does = match git {
+                Some(v) if v.honours_password_expiry() => format!(
+                    "git {v} drops it (it honours password_expiry_utc) and asks the next helper, then prompts, or fails with `could not read Password` in CI"
+                ),
+                Some(v) => format!(
+                    "git {v} sends it anyway (git honours password_expiry_utc only from 2.40) and the server answers 401"
+                ),
+                None => "git 2.40 and later drop it; older gits send it anyway and the server answers 401".to_owned(),
+            };
+            Line::problem(
+                format!(
+                    "the token expired at {when}, {} ago: {what_git_does}",
+                    rounded(e.duration())
+                ),
+                "provide a fresh token (a job token lives only as long as its job)",
+            )
+        }
     }
 }
 
@@ -608,6 +639,7 @@ mod tests {
             daemon: no_daemon(),
             git,
             now: now(),
+            git_version: Some(Version::new(2, 43)),
         }
     }
 
@@ -872,26 +904,33 @@ mod tests {
         }
     }
 
+    /// The expiry line of `served()` with `offset` seconds left (negative: expired that
+    /// long ago), as the report says it to a user of `git`.
+    fn expiry_of(offset: i64, git: Option<Version>) -> (Level, String, Option<String>) {
+        let mut c = served();
+        c.credential.expires = Some(if offset < 0 {
+            now() - Duration::from_secs(offset.unsigned_abs())
+        } else {
+            now() + Duration::from_secs(offset as u64)
+        });
+        let mut f = facts(vec![c], None);
+        f.git_version = git;
+        let report = Report::build(f);
+        let l = line(&report.credentials[0].lines, "the token expire");
+        (l.level, l.message.clone(), l.fix.clone())
+    }
+
     #[test]
     fn expiry_is_measured_from_the_gathered_now() {
-        let expiring = |offset: i64| {
-            let mut c = served();
-            let now = now();
-            c.credential.expires = Some(if offset < 0 {
-                now - Duration::from_secs(offset.unsigned_abs())
-            } else {
-                now + Duration::from_secs(offset as u64)
-            });
-            let report = Report::build(facts(vec![c], None));
-            let lines = &report.credentials[0].lines;
-            let l = line(lines, "the token expire");
-            (l.level, l.message.clone())
+        let expiring = |offset| {
+            let (level, message, _) = expiry_of(offset, Some(Version::new(2, 43)));
+            (level, message)
         };
         assert_eq!(
             expiring(-3600),
             (
                 Level::Problem,
-                "the token expired at 2027-01-15T07:00:00Z, 1h ago: git will ignore it".into()
+                "the token expired at 2027-01-15T07:00:00Z, 1h ago: git 2.43 drops it (it honours password_expiry_utc) and asks the next helper, then prompts, or fails with `could not read Password` in CI".into()
             )
         );
         assert_eq!(
@@ -923,6 +962,58 @@ mod tests {
             .iter()
             .any(|l| l.message.contains("expire")));
         assert_eq!(report.credentials[0].expires_at, None);
+    }
+
+    #[test]
+    fn before_git_2_40_an_expired_token_is_sent_anyway_and_answered_with_401() {
+        let (level, message, fix) = expiry_of(-3600, Some(Version::new(2, 39)));
+        assert_eq!(level, Level::Problem);
+        assert_eq!(
+            message,
+            "the token expired at 2027-01-15T07:00:00Z, 1h ago: git 2.39 sends it anyway (git honours password_expiry_utc only from 2.40) and the server answers 401"
+        );
+        assert_eq!(
+            fix.as_deref(),
+            Some("provide a fresh token (a job token lives only as long as its job)")
+        );
+        let (level, _, fix) = expiry_of(120, Some(Version::new(2, 34)));
+        assert_eq!(level, Level::Warning);
+        assert_eq!(
+            fix.as_deref(),
+            Some("renew the token before the job needs it: once it has expired, git 2.34 still sends it and the server answers 401")
+        );
+    }
+
+    #[test]
+    fn from_git_2_40_an_expired_token_is_dropped() {
+        for git in [Version::new(2, 40), Version::new(2, 47), Version::new(3, 0)] {
+            let (level, message, _) = expiry_of(-3600, Some(git));
+            assert_eq!(level, Level::Problem);
+            assert!(
+                message.ends_with(&format!(": git {git} drops it (it honours password_expiry_utc) and asks the next helper, then prompts, or fails with `could not read Password` in CI")),
+                "{message}"
+            );
+            assert!(!message.contains("401"), "{message}");
+            let (_, _, fix) = expiry_of(120, Some(git));
+            assert_eq!(
+                fix,
+                Some(format!("renew the token before the job needs it: once it has expired, git {git} drops it"))
+            );
+        }
+    }
+
+    #[test]
+    fn with_gits_version_unknown_the_expiry_advice_covers_both() {
+        let (_, message, _) = expiry_of(-60, None);
+        assert_eq!(
+            message,
+            "the token expired at 2027-01-15T07:59:00Z, 1m ago: git 2.40 and later drop it; older gits send it anyway and the server answers 401"
+        );
+        let (_, _, fix) = expiry_of(60, None);
+        assert_eq!(
+            fix.as_deref(),
+            Some("renew the token before the job needs it")
+        );
     }
 
     #[test]
