@@ -140,18 +140,33 @@ fn read_git(url: String, url_from: String, version: Option<Version>) -> GitFacts
     }
 }
 
+/// The most of a file [`read_bounded`] reads.
+const MAX_READ: u64 = 4 * 1024 * 1024;
+
 /// The first 4 MiB of a regular file, opened so that a FIFO cannot hang us.
+///
+/// The buffer is sized once, from the file's length, and never grows: a growing `Vec` moves
+/// its contents and frees the old allocation without zeroing it, and these files may hold
+/// tokens.
 fn read_bounded(path: &Path) -> std::io::Result<zeroize::Zeroizing<Vec<u8>>> {
     use std::io::Read;
-    let file = crate::hardening::open_nonblocking(path)?;
-    if !file.metadata()?.is_file() {
+    let mut file = crate::hardening::open_nonblocking(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
         return Err(std::io::ErrorKind::InvalidInput.into());
     }
-    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(64 * 1024));
-    let mut data = Vec::new();
-    file.take(4 * 1024 * 1024).read_to_end(&mut data)?;
-    buf.extend_from_slice(&data);
-    zeroize::Zeroize::zeroize(&mut data);
+    let len = usize::try_from(metadata.len().min(MAX_READ)).unwrap_or(0);
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; len]);
+    let mut filled = 0;
+    while filled < len {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(filled);
     Ok(buf)
 }
 
