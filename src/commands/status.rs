@@ -17,7 +17,10 @@ use crate::credential::Credential;
 use crate::error::Failure;
 use crate::git::Version;
 use crate::ipc::Kind;
-use crate::report::{ConfigFacts, CredentialFacts, DaemonFacts, Facts, GitFacts, Level, Report};
+use crate::report::{
+    ConfigFacts, CredentialFacts, DaemonFacts, Facts, GitFacts, Level, Report, StoredFile,
+    StoredFormat,
+};
 use crate::token::TokenSource;
 
 pub fn run(
@@ -64,7 +67,46 @@ fn gather(flags: &Flags, socket: &Path, mode: Mode, url: Option<String>) -> Fact
         git: target.map(|(url, url_from)| read_git(url, url_from, git_version)),
         now,
         git_version,
+        stored: read_stored(),
     }
+}
+
+/// Every file credentials are written to in plain text that exists: git's `store` helper's
+/// two, and the netrc files curl reads for git.
+fn read_stored() -> Vec<StoredFile> {
+    let nonempty = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let home = nonempty("HOME");
+    let xdg = nonempty("XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config")));
+    let candidates = [
+        home.as_ref()
+            .map(|h| (h.join(".git-credentials"), StoredFormat::GitCredentials)),
+        xdg.map(|x| {
+            (
+                x.join("git").join("credentials"),
+                StoredFormat::GitCredentials,
+            )
+        }),
+        home.as_ref()
+            .map(|h| (h.join(".netrc"), StoredFormat::Netrc)),
+        home.as_ref()
+            .map(|h| (h.join("_netrc"), StoredFormat::Netrc)),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .filter_map(|(path, format)| {
+            let contents = read_bounded(&path).ok()?;
+            Some(StoredFile {
+                path,
+                format,
+                contents,
+            })
+        })
+        .collect()
 }
 
 /// Asks the daemon on `socket` for its state, unless the daemon is not to be used.
