@@ -172,20 +172,9 @@ pub fn userinfo_pattern(url: &str) -> Option<String> {
     let parts = git::split_url(url).filter(|p| p.userinfo.is_some())?;
     Some(format!(
         "^{}://[^/]*@{}$",
-        ere_escape(parts.scheme),
-        ere_escape(parts.rest)
+        git::ere_escape(parts.scheme),
+        git::ere_escape(parts.rest)
     ))
-}
-
-fn ere_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if ".[]{}()\\*+?^$|".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Applies one change with `git config --file`. Errors are masked: git repeats keys.

@@ -269,3 +269,69 @@ fn a_401_for_our_token_gets_one_line_in_the_job_log_and_nothing_else_does() {
         "a reject without our token must be silent"
     );
 }
+
+/// The recipe `git config credential.helper store` plus a `.git-credentials` written with the
+/// job token: status names the file and line, and never shows the token.
+#[test]
+fn status_finds_the_token_in_git_credentials_by_file_and_line() {
+    let sandbox = Sandbox::new();
+    sandbox.env("CI_SERVER_URL", "https://gitlab.example.com");
+    sandbox.env("CI_JOB_TOKEN", TOKEN);
+    sandbox.config_global(
+        "credential.https://gitlab.example.com.helper",
+        format!("{} --use-daemon never", binary()),
+    );
+    let file = sandbox.home().join(".git-credentials");
+    std::fs::write(
+        &file,
+        format!("https://alice:not-ours@github.com\nhttps://gitlab-ci-token:{TOKEN}@gitlab.example.com\n"),
+    )
+    .unwrap();
+    let at = format!("{}:2 holds the served token", file.display());
+    for args in [&["status"][..], &["status", "--json"]] {
+        let out = sandbox.helper(".", args);
+        let all = out.output_str();
+        assert_eq!(out.code(), Some(1), "{all}");
+        assert!(all.contains(&at), "{all}");
+        assert!(
+            all.contains(&format!("sed -i '2d' {}", file.display())),
+            "{all}"
+        );
+        out.assert_not_printed(&[TOKEN, &TOKEN[6..20]]);
+    }
+    // The fix, run as given, leaves the other line and no finding.
+    let mut sed = std::process::Command::new("sed");
+    sed.args(["-i", "2d"]).arg(&file);
+    process::run(sed).assert_success();
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "https://alice:not-ours@github.com\n"
+    );
+    let all = sandbox.helper(".", &["status"]).output_str();
+    assert!(
+        all.contains(&format!("{}: no served token", file.display())),
+        "{all}"
+    );
+}
+
+/// A FIFO where `.git-credentials` or `.netrc` would be is skipped, not waited on.
+#[cfg(unix)]
+#[test]
+fn status_skips_a_fifo_in_place_of_a_credential_file() {
+    let sandbox = Sandbox::new();
+    sandbox.env("CI_SERVER_URL", "https://gitlab.example.com");
+    sandbox.env("CI_JOB_TOKEN", TOKEN);
+    for name in [".git-credentials", ".netrc"] {
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            sandbox.home().join(name),
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+    }
+    // The bounded runner fails the test if status blocks on a FIFO.
+    let out = sandbox.helper(".", &["status"]);
+    let all = out.output_str();
+    assert!(all.contains("summary:"), "{all}");
+    assert!(!all.contains("stored on disk"), "{all}");
+}

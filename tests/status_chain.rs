@@ -76,3 +76,27 @@ fn another_helper_answering_first_is_a_problem() {
     assert!(out.contains("gets another credential"), "{out}");
     assert!(!out.contains("NotOursButAnswersFirst"), "{out}");
 }
+
+#[test]
+fn the_storage_helper_fix_works_as_pasted() {
+    let sandbox = job_with(&["", binary(), "store --file /tmp/never-written"]);
+    let run = status(&sandbox);
+    let out = run.stdout_str();
+    assert!(!run.success(), "{out}");
+    assert!(
+        !out.contains("never-written"),
+        "helper arguments are not shown: {out}"
+    );
+    let fix = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("fix: remove it: "))
+        .and_then(|f| f.split("; or ").next())
+        .unwrap_or_else(|| panic!("no storage-helper fix in {out}"));
+    let mut cmd = sandbox.command(std::process::Command::new("sh"));
+    cmd.args(["-c", fix]);
+    crate::support::process::run(cmd).assert_success();
+    let left = sandbox.run_ok(["config", "--global", "--get-all", KEY]);
+    assert_eq!(left.stdout_str(), format!("\n{}\n", binary()), "{fix}");
+    let after = status(&sandbox);
+    assert!(after.success(), "{}", after.stdout_str());
+}

@@ -15,11 +15,12 @@ use crate::client::{self, ClientError, Mode};
 use crate::config::{Config, Flags, ProcessEnv};
 use crate::credential::Credential;
 use crate::error::Failure;
-use crate::git::Filled;
+use crate::git::{Filled, Version};
 use crate::ipc::Kind;
 use crate::redact::Redactor;
 use crate::report::{
     ConfigFacts, CredentialFacts, DaemonFacts, Facts, FillFacts, GitFacts, Level, Report,
+    StoredFile, StoredFormat,
 };
 use crate::token::TokenSource;
 
@@ -71,6 +72,7 @@ fn gather(flags: &Flags, socket: &Path, mode: Mode, url: Option<String>) -> Fact
         .or_else(ci_project_url);
     let config = Config::load(flags, &ProcessEnv);
     let now = SystemTime::now();
+    let git_version = crate::git::version().ok();
     let config = config.map(|c| ConfigFacts {
         files: c.files,
         problems: c.problems,
@@ -85,9 +87,49 @@ fn gather(flags: &Flags, socket: &Path, mode: Mode, url: Option<String>) -> Fact
     Facts {
         config,
         daemon,
-        git: target.map(|(url, url_from)| read_git(url, url_from, tokens_known)),
+        git: target.map(|(url, url_from)| read_git(url, url_from, git_version, tokens_known)),
         now,
+        git_version,
+        stored: read_stored(),
     }
+}
+
+/// Every file credentials are written to in plain text that exists: git's `store` helper's
+/// two, and the netrc files curl reads for git.
+fn read_stored() -> Vec<StoredFile> {
+    let nonempty = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let home = nonempty("HOME");
+    let xdg = nonempty("XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config")));
+    let candidates = [
+        home.as_ref()
+            .map(|h| (h.join(".git-credentials"), StoredFormat::GitCredentials)),
+        xdg.map(|x| {
+            (
+                x.join("git").join("credentials"),
+                StoredFormat::GitCredentials,
+            )
+        }),
+        home.as_ref()
+            .map(|h| (h.join(".netrc"), StoredFormat::Netrc)),
+        home.as_ref()
+            .map(|h| (h.join("_netrc"), StoredFormat::Netrc)),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .filter_map(|(path, format)| {
+            let contents = read_bounded(&path).ok()?;
+            Some(StoredFile {
+                path,
+                format,
+                contents,
+            })
+        })
+        .collect()
 }
 
 /// Asks the daemon on `socket` for its state, unless the daemon is not to be used.
@@ -161,7 +203,12 @@ fn fill(url: &str, entries: &[crate::git::Entry]) -> Option<FillFacts> {
 
 /// `tokens_known`: whether any token of ours (here or in the daemon) exists to compare
 /// `git credential fill`'s answer with.
-fn read_git(url: String, url_from: String, tokens_known: bool) -> GitFacts {
+fn read_git(
+    url: String,
+    url_from: String,
+    version: Option<Version>,
+    tokens_known: bool,
+) -> GitFacts {
     let entries = crate::git::read(std::env::current_dir().ok().as_deref()).unwrap_or_default();
     let exe = std::env::current_exe()
         .ok()
@@ -177,7 +224,7 @@ fn read_git(url: String, url_from: String, tokens_known: bool) -> GitFacts {
     let runner_seed = std::env::var_os("GIT_CONFIG_GLOBAL")
         .map(PathBuf::from)
         .filter(|p| p.file_name().is_some_and(|n| n == ".glr.gconf"))
-        .filter(|_| crate::git::version().is_ok_and(|v| v.has_config_file_env()));
+        .filter(|_| version.is_some_and(|v| v.has_config_file_env()));
     let fill = tokens_known.then(|| fill(&url, &entries)).flatten();
     GitFacts {
         url,
@@ -190,18 +237,33 @@ fn read_git(url: String, url_from: String, tokens_known: bool) -> GitFacts {
     }
 }
 
+/// The most of a file [`read_bounded`] reads.
+const MAX_READ: u64 = 4 * 1024 * 1024;
+
 /// The first 4 MiB of a regular file, opened so that a FIFO cannot hang us.
+///
+/// The buffer is sized once, from the file's length, and never grows: a growing `Vec` moves
+/// its contents and frees the old allocation without zeroing it, and these files may hold
+/// tokens.
 fn read_bounded(path: &Path) -> std::io::Result<zeroize::Zeroizing<Vec<u8>>> {
     use std::io::Read;
-    let file = crate::hardening::open_nonblocking(path)?;
-    if !file.metadata()?.is_file() {
+    let mut file = crate::hardening::open_nonblocking(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
         return Err(std::io::ErrorKind::InvalidInput.into());
     }
-    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(64 * 1024));
-    let mut data = Vec::new();
-    file.take(4 * 1024 * 1024).read_to_end(&mut data)?;
-    buf.extend_from_slice(&data);
-    zeroize::Zeroize::zeroize(&mut data);
+    let len = usize::try_from(metadata.len().min(MAX_READ)).unwrap_or(0);
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; len]);
+    let mut filled = 0;
+    while filled < len {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(filled);
     Ok(buf)
 }
 

@@ -226,6 +226,19 @@ pub fn rewrite<'e>(entries: &'e [Entry], url: &str, push: bool) -> (String, Opti
     }
 }
 
+/// `s` as a POSIX extended regular expression that matches it literally, for
+/// `git config`'s value patterns.
+pub fn ere_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if ".[]{}()\\*+?^$|".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,6 +37,12 @@ impl Version {
         self >= Version::new(2, 32)
     }
 
+    /// A helper's `password_expiry_utc` is honoured: git drops a credential whose expiry has
+    /// passed instead of sending it. Older gits ignore the attribute and send the password.
+    pub fn honours_password_expiry(self) -> bool {
+        self >= Version::new(2, 40)
+    }
+
     /// `git var GIT_CONFIG_GLOBAL` and `git var GIT_CONFIG_SYSTEM`.
     pub fn has_var_config_paths(self) -> bool {
         self >= Version::new(2, 42)
@@ -92,6 +98,9 @@ mod tests {
         let v = |minor| Version::new(2, minor);
         assert!(!v(30).has_config_count() && v(31).has_config_count());
         assert!(!v(31).has_config_file_env() && v(32).has_config_file_env());
+        assert!(!v(39).honours_password_expiry() && v(40).honours_password_expiry());
+        assert!(Version::new(3, 0).honours_password_expiry());
+        assert!(!Version::new(1, 99).honours_password_expiry());
         assert!(!v(41).has_var_config_paths() && v(42).has_var_config_paths());
         assert!(!v(44).has_config_comment() && v(45).has_config_comment());
         assert!(Version::new(3, 0).has_config_comment());

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 use crate::client::{ClientError, Mode};
 use crate::config::{ConfigError, ConfigFileState};
 use crate::credential::Credential;
-use crate::git::Entry;
+use crate::git::{Entry, Version};
 use crate::ipc::Kind;
 use crate::token::Resolution;
 
@@ -27,6 +27,31 @@ pub struct Facts {
     pub git: Option<GitFacts>,
     /// When the facts were gathered: expiries are measured from here.
     pub now: SystemTime,
+    /// The version of the git on PATH; `None` when it could not be run or read.
+    pub git_version: Option<Version>,
+    /// The files credentials are written to in plain text that exist and could be read, in
+    /// the order [`StoredFormat`] lists them.
+    pub stored: Vec<StoredFile>,
+}
+
+/// A file that holds credentials in plain text: its contents (the first 4 MiB), to find a
+/// served token or a job token written into it.
+pub struct StoredFile {
+    pub path: PathBuf,
+    pub format: StoredFormat,
+    pub contents: Zeroizing<Vec<u8>>,
+}
+
+/// How a [`StoredFile`] is written, which says who reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredFormat {
+    /// One URL a line, `https://user:password@host[:port][/path]`, user and password
+    /// percent-encoded: the file of git's `store` helper, `~/.git-credentials` or
+    /// `$XDG_CONFIG_HOME/git/credentials` (`~/.config/git/credentials` by default).
+    GitCredentials,
+    /// `machine HOST login USER password PASSWORD`, words separated by any whitespace,
+    /// newlines included: `~/.netrc` or `~/_netrc`, which curl, and git through it, reads.
+    Netrc,
 }
 
 /// A configuration that loaded: the files it came from, the settings it ignored, and each

@@ -261,17 +261,22 @@ fn scope_options(e: &Entry) -> String {
     }
 }
 
-/// A command that removes exactly the entry `e`, as pasted into a shell: by its file, key
-/// and value (`--fixed-value`, git 2.30 and later). An entry from the environment or
-/// `git -c` is not in a file, so the fix says where it is instead.
+/// A command that removes the entry `e`, as pasted into a shell: by its file, key and a value
+/// pattern that matches the helper's command word only, so the helper's arguments, which may
+/// hold a secret, are not printed. An entry from the environment or `git -c` is not in a
+/// file, so the fix says where it is instead.
 fn remove_command(e: &Entry) -> String {
     let value = e.value.as_deref().unwrap_or("");
+    let pattern = match value.split_whitespace().next() {
+        None => "^$".to_owned(),
+        Some(word) => format!("^{}( |$)", git::ere_escape(word)),
+    };
     match e.file() {
         Some(_) => format!(
-            "git config {} --fixed-value --unset-all {} {}",
+            "git config {} --unset-all {} {}",
             scope_options(e),
             git::shell_quote(&e.key),
-            git::shell_quote(value)
+            git::shell_quote(&pattern)
         ),
         None => format!("drop it from {}", e.location()),
     }

@@ -5,13 +5,17 @@
 //!
 //! The report is built from [`Facts`] the `status` command gathers first ([`facts`]), and
 //! does no I/O of its own: no git, no files, no environment, no socket, no clock. What it
-//! finds in git's set-up is worked out in [`git`]; every part's lines are [`line`]s.
+//! finds in git's set-up is worked out in [`git`], what it finds in the files credentials
+//! are stored in in [`stored`]; every part's lines are [`line`]s.
 
 mod facts;
 mod git;
 mod line;
+mod stored;
 
-pub use facts::{ConfigFacts, CredentialFacts, DaemonFacts, Facts, FillFacts, GitFacts};
+pub use facts::{
+    ConfigFacts, CredentialFacts, DaemonFacts, Facts, FillFacts, GitFacts, StoredFile, StoredFormat,
+};
 pub use line::{Level, Line};
 
 use std::fmt::Write as _;
@@ -24,6 +28,7 @@ use crate::client::{ClientError, Mode};
 use crate::config::{ConfigFileState, DEFAULT_USERNAME};
 use crate::credential::expiry;
 use crate::credential::{Credential, Provenance};
+use crate::git::Version;
 use crate::ipc::DaemonState;
 use crate::ipc::Kind;
 use crate::token::{looks_like_token, Masked, TokenKind};
@@ -185,6 +190,8 @@ pub struct Report {
     pub daemon: DaemonReport,
     /// git's own set-up for the URL checked, if there was one to check.
     pub git: Option<GitFindings>,
+    /// What the files credentials are stored in on disk hold: served tokens, job tokens.
+    pub stored: Vec<Line>,
     /// Problems that belong to no single credential.
     pub lines: Vec<Line>,
 }
@@ -198,6 +205,7 @@ impl Report {
             credentials: Vec::new(),
             daemon: daemon_report(facts.daemon),
             git: None,
+            stored: Vec::new(),
             lines: Vec::new(),
         };
         let config = match facts.config {
@@ -226,17 +234,24 @@ impl Report {
         report.credentials = config
             .credentials
             .iter()
-            .map(|c| credential_report(c, report.daemon.state.as_ref(), facts.now))
+            .map(|c| {
+                credential_report(
+                    c,
+                    report.daemon.state.as_ref(),
+                    facts.now,
+                    facts.git_version,
+                )
+            })
             .collect();
+        let served: Vec<&Credential> = config.credentials.iter().map(|c| &c.credential).collect();
+        let tokens: Vec<_> = config
+            .credentials
+            .iter()
+            .filter_map(|c| c.tokens.token.clone())
+            .collect();
+        report.stored = stored::inspect(&facts.stored, &served, &tokens);
         match facts.git {
             Some(g) => {
-                let served: Vec<&Credential> =
-                    config.credentials.iter().map(|c| &c.credential).collect();
-                let tokens: Vec<_> = config
-                    .credentials
-                    .iter()
-                    .filter_map(|c| c.tokens.token.clone())
-                    .collect();
                 // Every token we could be answering with: ours here, and the daemon's.
                 let mut known: Vec<String> = tokens.iter().map(|t| t.fingerprint()).collect();
                 known.extend(
@@ -263,6 +278,7 @@ impl Report {
             .iter()
             .chain(&self.daemon.lines)
             .chain(self.git.iter().flat_map(|g| &g.lines))
+            .chain(&self.stored)
             .chain(self.credentials.iter().flat_map(|c| &c.lines))
             .map(|l| l.level)
             .max()
@@ -338,6 +354,10 @@ impl Report {
             }
             write_lines(&mut out, &git.lines);
         }
+        if !self.stored.is_empty() {
+            let _ = writeln!(out, "\ncredentials stored on disk:");
+            write_lines(&mut out, &self.stored);
+        }
         if !self.lines.is_empty() {
             let _ = writeln!(out);
             write_lines(&mut out, &self.lines);
@@ -370,6 +390,7 @@ fn credential_report(
     facts: &CredentialFacts,
     daemon: Option<&DaemonState>,
     now: SystemTime,
+    git_version: Option<Version>,
 ) -> CredentialReport {
     let c = &facts.credential;
     let resolution = &facts.tokens;
@@ -421,7 +442,7 @@ fn credential_report(
     }
     let expires = token.and_then(|t| expiry(c, t)).or(token.and(c.expires));
     if let Some(at) = expires {
-        lines.push(expiry_line(at, now));
+        lines.push(expiry_line(at, now, git_version));
     }
     for source in &c.sources {
         if let TokenSource::File(path) = source {
@@ -496,21 +517,43 @@ fn fix_for_missing_token(sources: &[TokenSource]) -> String {
     )
 }
 
-fn expiry_line(at: SystemTime, now: SystemTime) -> Line {
+/// How soon the token expires, and what `git` (its version, if known) does once it has:
+/// from 2.40 git drops a password whose `password_expiry_utc` has passed, before that it
+/// sends it anyway.
+fn expiry_line(at: SystemTime, now: SystemTime, git: Option<Version>) -> Line {
     let when = humantime::format_rfc3339_seconds(at);
     match at.duration_since(now) {
         Ok(left) if left < Duration::from_secs(300) => Line::warning(
             format!("the token expires at {when}, in {}", rounded(left)),
-            "renew the token before the job needs it",
+            match git {
+                Some(v) if v.honours_password_expiry() => format!(
+                    "renew the token before the job needs it: once it has expired, git {v} drops it"
+                ),
+                Some(v) => format!(
+                    "renew the token before the job needs it: once it has expired, git {v} still sends it and the server answers 401"
+                ),
+                None => "renew the token before the job needs it".to_owned(),
+            },
         ),
         Ok(left) => Line::ok(format!("the token expires at {when}, in {}", rounded(left))),
-        Err(e) => Line::problem(
-            format!(
-                "the token expired at {when}, {} ago: git will ignore it",
-                rounded(e.duration())
-            ),
-            "provide a fresh token (a job token lives only as long as its job)",
-        ),
+        Err(e) => {
+            let what_git_does = match git {
+                Some(v) if v.honours_password_expiry() => format!(
+                    "git {v} drops it (it honours password_expiry_utc) and asks the next helper, then prompts, or fails with `could not read Password` in CI"
+                ),
+                Some(v) => format!(
+                    "git {v} sends it anyway (git honours password_expiry_utc only from 2.40) and the server answers 401"
+                ),
+                None => "git 2.40 and later drop it; older gits send it anyway and the server answers 401".to_owned(),
+            };
+            Line::problem(
+                format!(
+                    "the token expired at {when}, {} ago: {what_git_does}",
+                    rounded(e.duration())
+                ),
+                "provide a fresh token (a job token lives only as long as its job)",
+            )
+        }
     }
 }
 
@@ -646,6 +689,8 @@ mod tests {
             daemon: no_daemon(),
             git,
             now: now(),
+            git_version: Some(Version::new(2, 43)),
+            stored: Vec::new(),
         }
     }
 
@@ -798,7 +843,7 @@ mod tests {
         assert_eq!(before.level, Level::Warning);
         assert_eq!(
             before.fix.as_deref(),
-            Some("put a reset and our helper after it, or remove it: git config --file /home/dev/.gitconfig --fixed-value --unset-all credential.helper 'store --file /home/dev/.creds'")
+            Some("put a reset and our helper after it, or remove it: git config --file /home/dev/.gitconfig --unset-all credential.helper '^store( |$)'")
         );
         let stores = line(lines, "would write the CI token to disk");
         assert_eq!(stores.level, Level::Problem);
@@ -911,26 +956,33 @@ mod tests {
         }
     }
 
+    /// The expiry line of `served()` with `offset` seconds left (negative: expired that
+    /// long ago), as the report says it to a user of `git`.
+    fn expiry_of(offset: i64, git: Option<Version>) -> (Level, String, Option<String>) {
+        let mut c = served();
+        c.credential.expires = Some(if offset < 0 {
+            now() - Duration::from_secs(offset.unsigned_abs())
+        } else {
+            now() + Duration::from_secs(offset as u64)
+        });
+        let mut f = facts(vec![c], None);
+        f.git_version = git;
+        let report = Report::build(f);
+        let l = line(&report.credentials[0].lines, "the token expire");
+        (l.level, l.message.clone(), l.fix.clone())
+    }
+
     #[test]
     fn expiry_is_measured_from_the_gathered_now() {
-        let expiring = |offset: i64| {
-            let mut c = served();
-            let now = now();
-            c.credential.expires = Some(if offset < 0 {
-                now - Duration::from_secs(offset.unsigned_abs())
-            } else {
-                now + Duration::from_secs(offset as u64)
-            });
-            let report = Report::build(facts(vec![c], None));
-            let lines = &report.credentials[0].lines;
-            let l = line(lines, "the token expire");
-            (l.level, l.message.clone())
+        let expiring = |offset| {
+            let (level, message, _) = expiry_of(offset, Some(Version::new(2, 43)));
+            (level, message)
         };
         assert_eq!(
             expiring(-3600),
             (
                 Level::Problem,
-                "the token expired at 2027-01-15T07:00:00Z, 1h ago: git will ignore it".into()
+                "the token expired at 2027-01-15T07:00:00Z, 1h ago: git 2.43 drops it (it honours password_expiry_utc) and asks the next helper, then prompts, or fails with `could not read Password` in CI".into()
             )
         );
         assert_eq!(
@@ -962,6 +1014,58 @@ mod tests {
             .iter()
             .any(|l| l.message.contains("expire")));
         assert_eq!(report.credentials[0].expires_at, None);
+    }
+
+    #[test]
+    fn before_git_2_40_an_expired_token_is_sent_anyway_and_answered_with_401() {
+        let (level, message, fix) = expiry_of(-3600, Some(Version::new(2, 39)));
+        assert_eq!(level, Level::Problem);
+        assert_eq!(
+            message,
+            "the token expired at 2027-01-15T07:00:00Z, 1h ago: git 2.39 sends it anyway (git honours password_expiry_utc only from 2.40) and the server answers 401"
+        );
+        assert_eq!(
+            fix.as_deref(),
+            Some("provide a fresh token (a job token lives only as long as its job)")
+        );
+        let (level, _, fix) = expiry_of(120, Some(Version::new(2, 34)));
+        assert_eq!(level, Level::Warning);
+        assert_eq!(
+            fix.as_deref(),
+            Some("renew the token before the job needs it: once it has expired, git 2.34 still sends it and the server answers 401")
+        );
+    }
+
+    #[test]
+    fn from_git_2_40_an_expired_token_is_dropped() {
+        for git in [Version::new(2, 40), Version::new(2, 47), Version::new(3, 0)] {
+            let (level, message, _) = expiry_of(-3600, Some(git));
+            assert_eq!(level, Level::Problem);
+            assert!(
+                message.ends_with(&format!(": git {git} drops it (it honours password_expiry_utc) and asks the next helper, then prompts, or fails with `could not read Password` in CI")),
+                "{message}"
+            );
+            assert!(!message.contains("401"), "{message}");
+            let (_, _, fix) = expiry_of(120, Some(git));
+            assert_eq!(
+                fix,
+                Some(format!("renew the token before the job needs it: once it has expired, git {git} drops it"))
+            );
+        }
+    }
+
+    #[test]
+    fn with_gits_version_unknown_the_expiry_advice_covers_both() {
+        let (_, message, _) = expiry_of(-60, None);
+        assert_eq!(
+            message,
+            "the token expired at 2027-01-15T07:59:00Z, 1m ago: git 2.40 and later drop it; older gits send it anyway and the server answers 401"
+        );
+        let (_, _, fix) = expiry_of(60, None);
+        assert_eq!(
+            fix.as_deref(),
+            Some("renew the token before the job needs it")
+        );
     }
 
     #[test]
@@ -1168,6 +1272,232 @@ mod tests {
         );
     }
 
+    const STORE: &str = "/home/dev/.git-credentials";
+    const NETRC: &str = "/home/dev/.netrc";
+
+    fn stored_file(path: &str, format: StoredFormat, text: &str) -> StoredFile {
+        StoredFile {
+            path: PathBuf::from(path),
+            format,
+            contents: text.as_bytes().to_vec().into(),
+        }
+    }
+
+    /// The report on `files` while `served()` is served, and its text and JSON, after
+    /// checking that neither shows the secret part of `TOKEN` or of `other`.
+    #[track_caller]
+    fn report_on_stored(files: Vec<StoredFile>, other: &str) -> Report {
+        let mut f = facts(vec![served()], None);
+        f.stored = files;
+        let report = Report::build(f);
+        for (what, out) in [("text", report.to_text()), ("JSON", json(&report))] {
+            for secret in [&TOKEN["glpat-".len()..], other] {
+                assert!(!out.contains(secret), "{what} shows a password: {out}");
+            }
+        }
+        report
+    }
+
+    #[test]
+    fn a_served_token_in_the_store_helpers_file_is_a_problem_at_its_line() {
+        let fingerprint = token(TOKEN).fingerprint();
+        let text = format!(
+            "https://alice:hunter2-other-pw@github.com\nhttps://gitlab-ci-token:{TOKEN}@gitlab.example.com\n"
+        );
+        let report = report_on_stored(
+            vec![stored_file(STORE, StoredFormat::GitCredentials, &text)],
+            "hunter2-other-pw",
+        );
+        assert_eq!(report.stored.len(), 1, "{:#?}", report.stored);
+        let found = &report.stored[0];
+        assert_eq!(found.level, Level::Problem);
+        assert_eq!(
+            found.message,
+            format!("/home/dev/.git-credentials:2 holds the served token (fingerprint {fingerprint}) for gitlab.example.com, in the file git's `store` helper (credential.helper store) reads and writes")
+        );
+        assert_eq!(
+            found.fix.as_deref(),
+            Some("sed -i '2d' /home/dev/.git-credentials")
+        );
+        assert_eq!(report.worst(), Level::Problem);
+        assert!(report.to_text().contains(
+            "\ncredentials stored on disk:\n  PROBLEM  /home/dev/.git-credentials:2 holds"
+        ));
+    }
+
+    #[test]
+    fn a_percent_encoded_password_is_decoded_before_it_is_compared() {
+        // `-` as %2D and `Z` as %5a, on a port and a path, in the XDG file.
+        let encoded = TOKEN.replace('-', "%2D").replacen('Z', "%5a", 1);
+        assert_ne!(encoded, TOKEN);
+        let text =
+            format!("\n\nhttps://deployer:{encoded}@gitlab.example.com:8443/group/project\n");
+        let report = report_on_stored(
+            vec![stored_file(
+                "/home/dev/.config/git/credentials",
+                StoredFormat::GitCredentials,
+                &text,
+            )],
+            &encoded["glpat%2D".len()..],
+        );
+        let found = line(&report.stored, "holds the served token");
+        assert!(
+            found
+                .message
+                .starts_with("/home/dev/.config/git/credentials:3 holds the served token"),
+            "{}",
+            found.message
+        );
+        assert_eq!(
+            found.fix.as_deref(),
+            Some("sed -i '3d' /home/dev/.config/git/credentials")
+        );
+    }
+
+    #[test]
+    fn a_served_token_in_netrc_is_found_across_lines() {
+        let fingerprint = token(TOKEN).fingerprint();
+        let text = format!(
+            "# written by the deploy job\nmachine github.com login alice password hunter2-other-pw\nmachine GitLab.Example.com\n  login gitlab-ci-token\n  password {TOKEN}\n\nmachine registry.example.com login bob password \"s p a c e\"\n"
+        );
+        let report = report_on_stored(
+            vec![stored_file(NETRC, StoredFormat::Netrc, &text)],
+            "hunter2-other-pw",
+        );
+        assert_eq!(report.stored.len(), 1, "{:#?}", report.stored);
+        let found = &report.stored[0];
+        assert_eq!(found.level, Level::Problem);
+        assert_eq!(
+            found.message,
+            format!("/home/dev/.netrc:3-5 holds the served token (fingerprint {fingerprint}) for gitlab.example.com, in a netrc file, whose password curl, and git through it, sends to that host without asking any credential helper")
+        );
+        assert_eq!(found.fix.as_deref(), Some("sed -i '3,5d' /home/dev/.netrc"));
+    }
+
+    #[test]
+    fn a_stored_job_token_for_a_served_host_is_a_problem_whatever_its_password() {
+        let stale = "glcbt-64_0ldJ0bT0kenFr0mAn0therJ0b";
+        let text = format!(
+            "https://alice:hunter2-other-pw@gitlab.example.com\nhttps://gitlab-ci-token:{stale}@gitlab.example.com\nhttps://gitlab-ci-token:{stale}@gitlab.other.example\n"
+        );
+        let report = report_on_stored(
+            vec![stored_file(STORE, StoredFormat::GitCredentials, &text)],
+            stale,
+        );
+        assert_eq!(report.stored.len(), 1, "{:#?}", report.stored);
+        let found = &report.stored[0];
+        assert_eq!(found.level, Level::Problem);
+        assert_eq!(
+            found.message,
+            "/home/dev/.git-credentials:2 holds a gitlab-ci-token password for gitlab.example.com, a host we serve, in the file git's `store` helper (credential.helper store) reads and writes: a job token is valid only while its job runs, so this one is stale, and it leaks to anything that reads the file"
+        );
+        assert_eq!(
+            found.fix.as_deref(),
+            Some("sed -i '2d' /home/dev/.git-credentials")
+        );
+        // In netrc, for the served host or for every host (`default`).
+        for (text, at) in [
+            (
+                format!("machine gitlab.example.com login gitlab-ci-token password {stale}\n"),
+                ":1 holds a gitlab-ci-token password for gitlab.example.com",
+            ),
+            (
+                format!("default\nlogin gitlab-ci-token\npassword {stale}\n"),
+                ":1-3 holds a gitlab-ci-token password for every host (netrc `default`)",
+            ),
+        ] {
+            let report =
+                report_on_stored(vec![stored_file(NETRC, StoredFormat::Netrc, &text)], stale);
+            line(&report.stored, at);
+        }
+    }
+
+    #[test]
+    fn credentials_for_other_hosts_are_no_finding() {
+        let text = "https://gitlab-ci-token:glcbt-64_0ther@gitlab.other.example\nhttps://alice:hunter2-other-pw@gitlab.example.com\n";
+        let netrc = "machine gitlab.other.example login gitlab-ci-token password glcbt-64_0ther\nmachine gitlab.example.com login alice password hunter2-other-pw\n";
+        let report = report_on_stored(
+            vec![
+                stored_file(STORE, StoredFormat::GitCredentials, text),
+                stored_file(NETRC, StoredFormat::Netrc, netrc),
+            ],
+            "hunter2-other-pw",
+        );
+        let levels: Vec<(Level, &str)> = report
+            .stored
+            .iter()
+            .map(|l| (l.level, l.message.as_str()))
+            .collect();
+        assert_eq!(
+            levels,
+            [
+                (
+                    Level::Ok,
+                    "/home/dev/.git-credentials: no served token, and no job token for a host we serve"
+                ),
+                (
+                    Level::Ok,
+                    "/home/dev/.netrc: no served token, and no job token for a host we serve"
+                ),
+            ]
+        );
+        // No file, no section.
+        let report = report_on_stored(Vec::new(), "hunter2-other-pw");
+        assert!(report.stored.is_empty());
+        assert!(!report.to_text().contains("stored on disk"));
+    }
+
+    #[test]
+    fn several_findings_in_one_file_are_deleted_by_one_command() {
+        let stale = "glcbt-64_0ldJ0bT0ken";
+        let text = format!(
+            "https://gitlab-ci-token:{TOKEN}@gitlab.example.com\nhttps://alice:hunter2-other-pw@github.com\nhttps://gitlab-ci-token:{stale}@gitlab.example.com\n"
+        );
+        let report = report_on_stored(
+            vec![stored_file(STORE, StoredFormat::GitCredentials, &text)],
+            stale,
+        );
+        let fixes: Vec<Option<&str>> = report.stored.iter().map(|l| l.fix.as_deref()).collect();
+        assert_eq!(
+            fixes,
+            [
+                Some("sed -i '1d;3d' /home/dev/.git-credentials"),
+                Some("the command given above for this file deletes this line too"),
+            ]
+        );
+        // An entry that shares its line with another is removed by hand, named by its host.
+        let netrc = format!(
+            "machine github.com login alice password hunter2-other-pw machine gitlab.example.com login gitlab-ci-token password {TOKEN}\n"
+        );
+        let report = report_on_stored(
+            vec![stored_file(
+                "/home/dev/my netrc",
+                StoredFormat::Netrc,
+                &netrc,
+            )],
+            "hunter2-other-pw",
+        );
+        let found = line(&report.stored, "holds the served token");
+        assert!(found.message.starts_with("/home/dev/my netrc:1 holds"));
+        assert_eq!(
+            found.fix.as_deref(),
+            Some("remove the `machine gitlab.example.com` entry from /home/dev/my netrc by hand: it shares a line with another entry, which deleting the line would remove too")
+        );
+        // A path the shell would split is quoted.
+        let report = report_on_stored(
+            vec![stored_file(
+                "/home/dev/my netrc",
+                StoredFormat::Netrc,
+                &format!("machine gitlab.example.com password {TOKEN}\n"),
+            )],
+            "hunter2-other-pw",
+        );
+        assert_eq!(
+            report.stored[0].fix.as_deref(),
+            Some("sed -i '1d' '/home/dev/my netrc'")
+        );
+    }
+
     /// The report's own code, without its tests, names nothing that reads or starts anything.
     #[test]
     fn the_report_does_no_io() {
@@ -1176,6 +1506,7 @@ mod tests {
             ("facts.rs", include_str!("facts.rs")),
             ("git.rs", include_str!("git.rs")),
             ("line.rs", include_str!("line.rs")),
+            ("stored.rs", include_str!("stored.rs")),
         ];
         let forbidden = [
             "std::fs",
