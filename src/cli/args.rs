@@ -96,6 +96,10 @@ pub enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Also ask the server, through git (ls-remote, and a dry-run push that sends
+        /// nothing), whether the token may fetch and push the project, and say why not.
+        #[arg(long)]
+        online: bool,
     },
     /// Hold the tokens in one hardened process and answer the helper over a local socket.
     Daemon(DaemonArgs),

@@ -19,8 +19,8 @@ use crate::git::{Filled, Version};
 use crate::ipc::Kind;
 use crate::redact::Redactor;
 use crate::report::{
-    ConfigFacts, CredentialFacts, DaemonFacts, Facts, FillFacts, GitFacts, Level, Report,
-    StoredFile, StoredFormat,
+    ConfigFacts, CredentialFacts, DaemonFacts, Facts, FillFacts, GitFacts, Level, OnlineFacts,
+    Probe, Report, StoredFile, StoredFormat,
 };
 use crate::token::TokenSource;
 
@@ -30,8 +30,9 @@ pub fn run(
     mode: Mode,
     url: Option<String>,
     json: bool,
+    online: bool,
 ) -> Result<ExitCode, Failure> {
-    let facts = gather(flags, socket, mode, url);
+    let facts = gather(flags, socket, mode, url, online);
     let redactor = Redactor::new(served_tokens(&facts));
     let report = Report::build(facts);
     let text = if json {
@@ -64,7 +65,7 @@ fn served_tokens(facts: &Facts) -> Vec<std::sync::Arc<crate::token::Token>> {
 }
 
 /// Everything the report is built from, read now. `url` is the URL given to check, if any.
-fn gather(flags: &Flags, socket: &Path, mode: Mode, url: Option<String>) -> Facts {
+fn gather(flags: &Flags, socket: &Path, mode: Mode, url: Option<String>, online: bool) -> Facts {
     let daemon = ask_daemon(socket, mode);
     let target = url
         .map(|u| (u, "given on the command line".to_owned()))
@@ -84,6 +85,9 @@ fn gather(flags: &Flags, socket: &Path, mode: Mode, url: Option<String>) -> Fact
         .as_ref()
         .is_ok_and(|c| c.credentials.iter().any(|c| c.tokens.token.is_some()))
         || matches!(daemon.reply, Some(Ok((Kind::Data, _))));
+    let probes = online
+        .then(|| target.as_ref().map(|(url, _)| probe(url)))
+        .flatten();
     Facts {
         config,
         daemon,
@@ -91,6 +95,60 @@ fn gather(flags: &Flags, socket: &Path, mode: Mode, url: Option<String>) -> Fact
         now,
         git_version,
         stored: read_stored(),
+        online: probes,
+    }
+}
+
+/// How long each of git's online probes may take.
+const PROBE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `--online`: git's own fetch and push probes of `url`, through the helper chain git uses.
+/// The push is a dry run of a ref that does not exist, from an empty repository made for
+/// it: git must connect to git-receive-pack, where the server decides, before it finds
+/// there is nothing to push; nothing is ever sent.
+fn probe(url: &str) -> OnlineFacts {
+    let run =
+        |cmd: &mut std::process::Command| match crate::git::run_bounded(cmd, b"", PROBE_DEADLINE) {
+            Ok(r) => Probe {
+                ok: r.status.is_some_and(|s| s.success()),
+                message: if r.status.is_none() {
+                    format!("no answer within {} s", PROBE_DEADLINE.as_secs())
+                } else {
+                    r.stderr
+                },
+            },
+            Err(e) => Probe {
+                ok: false,
+                message: format!("could not run git: {e}"),
+            },
+        };
+    let fetch = run(crate::git::unattended().args(["ls-remote", "--heads", "--", url]));
+    let scratch = std::env::temp_dir().join(format!(
+        "git-credential-gitlab-ci-probe-{}-{}",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    let push = match crate::git::run(
+        crate::git::command().args(["init", "--quiet", "--bare"]).arg(&scratch),
+        "making a scratch repository",
+    ) {
+        Ok(_) => run(crate::git::unattended()
+            .arg("-C")
+            .arg(&scratch)
+            .args(["push", "--dry-run", "--porcelain", url])
+            .arg("refs/heads/git-credential-gitlab-ci-probe:refs/heads/git-credential-gitlab-ci-probe")),
+        Err(e) => Probe {
+            ok: false,
+            message: e.to_string(),
+        },
+    };
+    let _ = std::fs::remove_dir_all(&scratch);
+    OnlineFacts {
+        url: url.to_owned(),
+        fetch,
+        push,
     }
 }
 

@@ -5,14 +5,11 @@
 //! The answer holds a password. It is read into zeroized memory, its fingerprint taken, and
 //! it is dropped; nothing of it is kept or printed.
 
-use std::io::{Read, Write};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use secrecy::SecretString;
-use zeroize::Zeroizing;
 
-use super::runner::command;
+use super::runner::{run_bounded, unattended};
 
 /// What `git credential fill` gave for a URL.
 #[derive(Debug)]
@@ -33,57 +30,23 @@ pub enum Filled {
 
 /// Asks git for `url`'s credential, with `deadline` for the whole chain.
 pub fn fill(url: &str, deadline: Duration) -> Filled {
-    let mut cmd = command();
-    cmd.args(["-c", "credential.interactive=never", "-c", "core.askPass="])
-        .args(["credential", "fill"])
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_ASKPASS", "")
-        .env("SSH_ASKPASS", "")
-        .env("GCM_INTERACTIVE", "never")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
+    let mut cmd = unattended();
+    cmd.args(["credential", "fill"]);
+    let run = match run_bounded(&mut cmd, format!("url={url}\n\n").as_bytes(), deadline) {
+        Ok(run) => run,
         Err(e) => return Filled::NotRun(e.to_string()),
     };
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(format!("url={url}\n\n").as_bytes());
-    }
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let out = std::thread::spawn(move || {
-        let mut buf = Zeroizing::new(Vec::new());
-        let _ = stdout.by_ref().take(64 * 1024).read_to_end(&mut buf);
-        buf
-    });
-    let err = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stderr.by_ref().take(64 * 1024).read_to_end(&mut buf);
-        buf
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if start.elapsed() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
-    let Some(status) = status else {
+    let Some(status) = run.status else {
         return Filled::TimedOut;
     };
-    let message = String::from_utf8_lossy(&stderr).trim().to_owned();
     if !status.success() {
-        return Filled::Nothing { message };
+        return Filled::Nothing {
+            message: run.stderr,
+        };
     }
-    parse(&stdout).unwrap_or(Filled::Nothing { message })
+    parse(&run.stdout).unwrap_or(Filled::Nothing {
+        message: run.stderr,
+    })
 }
 
 /// The user name and password in git's answer; `None` without a password.

@@ -23,6 +23,6 @@ pub use helper::{
     classify as classify_helper, is_our_helper, shell_quote, single_quote, HelperKind,
 };
 pub use repository::{common_dir, toplevel};
-pub use runner::{command, run, GitError};
+pub use runner::{command, run, run_bounded, unattended, GitError};
 pub use url::{has_password, mask_password, split_url, strip_userinfo, Url};
 pub use version::{version, Version};

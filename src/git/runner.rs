@@ -1,7 +1,11 @@
 //! The one place git is started. Every git command this program runs is built from
 //! [`command`], and a failure is a [`GitError`] carrying git's own words.
 
-use std::process::{Command, Output};
+use std::io::{Read, Write};
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use zeroize::Zeroizing;
 
 /// `git` from PATH: the git the user runs, whose config and version we must match.
 pub fn command() -> Command {
@@ -31,4 +35,71 @@ pub fn run(cmd: &mut Command, what: &str) -> Result<Output, GitError> {
             problem: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         })
     }
+}
+
+/// A git command run to a deadline: its exit status (`None` when it was killed at the
+/// deadline), its stdout in zeroized memory (it may hold a password), and its stderr.
+pub struct Bounded {
+    pub status: Option<ExitStatus>,
+    pub stdout: Zeroizing<Vec<u8>>,
+    pub stderr: String,
+}
+
+/// Runs `cmd` with `input` on its stdin, and kills it at `deadline`. Each output is capped at
+/// 64 KiB. `Err` when git cannot be started.
+pub fn run_bounded(
+    cmd: &mut Command,
+    input: &[u8],
+    deadline: Duration,
+) -> std::io::Result<Bounded> {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input);
+    }
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let out = std::thread::spawn(move || {
+        let mut buf = Zeroizing::new(Vec::new());
+        let _ = stdout.by_ref().take(64 * 1024).read_to_end(&mut buf);
+        buf
+    });
+    let err = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.by_ref().take(64 * 1024).read_to_end(&mut buf);
+        buf
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if start.elapsed() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    Ok(Bounded {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: String::from_utf8_lossy(&err.join().unwrap_or_default())
+            .trim()
+            .to_owned(),
+    })
+}
+
+/// `git`, with every way of asking a person for a credential turned off: for the checks
+/// `status` runs, which must fail rather than wait.
+pub fn unattended() -> Command {
+    let mut cmd = command();
+    cmd.args(["-c", "credential.interactive=never", "-c", "core.askPass="])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ASKPASS", "")
+        .env("SSH_ASKPASS", "")
+        .env("GCM_INTERACTIVE", "never");
+    cmd
 }

@@ -32,6 +32,8 @@ pub struct Facts {
     /// The files credentials are written to in plain text that exist and could be read, in
     /// the order [`StoredFormat`] lists them.
     pub stored: Vec<StoredFile>,
+    /// With `--online`: what the server said to git's own fetch and push probes.
+    pub online: Option<OnlineFacts>,
 }
 
 /// A file that holds credentials in plain text: its contents (the first 4 MiB), to find a
@@ -120,4 +122,18 @@ pub enum FillFacts {
         secs: u64,
     },
     NotRun(String),
+}
+
+/// `status --online`: git's fetch and push probes of the project URL.
+pub struct OnlineFacts {
+    pub url: String,
+    pub fetch: Probe,
+    pub push: Probe,
+}
+
+/// One git probe: whether it succeeded, and git's words (stderr) when it did not.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub ok: bool,
+    pub message: String,
 }

@@ -11,10 +11,12 @@
 mod facts;
 mod git;
 mod line;
+mod online;
 mod stored;
 
 pub use facts::{
-    ConfigFacts, CredentialFacts, DaemonFacts, Facts, FillFacts, GitFacts, StoredFile, StoredFormat,
+    ConfigFacts, CredentialFacts, DaemonFacts, Facts, FillFacts, GitFacts, OnlineFacts, Probe,
+    StoredFile, StoredFormat,
 };
 pub use line::{Level, Line};
 
@@ -192,6 +194,8 @@ pub struct Report {
     pub git: Option<GitFindings>,
     /// What the files credentials are stored in on disk hold: served tokens, job tokens.
     pub stored: Vec<Line>,
+    /// With `--online`: what the server said to git's fetch and push probes.
+    pub online: Option<online::OnlineReport>,
     /// Problems that belong to no single credential.
     pub lines: Vec<Line>,
 }
@@ -206,6 +210,7 @@ impl Report {
             daemon: daemon_report(facts.daemon),
             git: None,
             stored: Vec::new(),
+            online: None,
             lines: Vec::new(),
         };
         let config = match facts.config {
@@ -250,6 +255,15 @@ impl Report {
             .filter_map(|c| c.tokens.token.clone())
             .collect();
         report.stored = stored::inspect(&facts.stored, &served, &tokens);
+        if let Some(o) = &facts.online {
+            // The kind of token we answer with for the probed URL's origin.
+            let kind = config
+                .credentials
+                .iter()
+                .filter(|c| o.url.starts_with(&c.credential.scope.origin.to_string()))
+                .find_map(|c| c.tokens.token.as_ref().map(|t| t.kind()));
+            report.online = Some(online::report(o, kind));
+        }
         match facts.git {
             Some(g) => {
                 // Every token we could be answering with: ours here, and the daemon's.
@@ -279,6 +293,7 @@ impl Report {
             .chain(&self.daemon.lines)
             .chain(self.git.iter().flat_map(|g| &g.lines))
             .chain(&self.stored)
+            .chain(self.online.iter().flat_map(|o| &o.lines))
             .chain(self.credentials.iter().flat_map(|c| &c.lines))
             .map(|l| l.level)
             .max()
@@ -357,6 +372,10 @@ impl Report {
         if !self.stored.is_empty() {
             let _ = writeln!(out, "\ncredentials stored on disk:");
             write_lines(&mut out, &self.stored);
+        }
+        if let Some(online) = &self.online {
+            let _ = writeln!(out, "\nthe server, asked by git ({}):", online.url);
+            write_lines(&mut out, &online.lines);
         }
         if !self.lines.is_empty() {
             let _ = writeln!(out);
@@ -691,6 +710,7 @@ mod tests {
             now: now(),
             git_version: Some(Version::new(2, 43)),
             stored: Vec::new(),
+            online: None,
         }
     }
 
