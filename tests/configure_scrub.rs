@@ -189,7 +189,9 @@ fn configure_and_unconfigure_every_target_on_this_git() {
     let once = format!("credential.{}.helper", job.served().url());
     sandbox.run_ok([
         "-c",
-        &format!("{once}=!f() {{ echo username=gitlab-ci-token; echo password=$CI_JOB_TOKEN; }}; f"),
+        &format!(
+            "{once}=!f() {{ echo username=gitlab-ci-token; echo password=$CI_JOB_TOKEN; }}; f"
+        ),
         "clone",
         "--quiet",
         &url,
