@@ -327,6 +327,11 @@ impl GitServer {
         test_ca().pem_path.clone()
     }
 
+    /// The same CA's certificate, for a client in the test process (`support::https`).
+    pub fn ca_cert_der() -> CertificateDer<'static> {
+        test_ca().cert.der().clone()
+    }
+
     /// Where the bare repository for `path` (e.g. `group/project.git`) lives
     /// on disk.
     pub fn repo_path(&self, path: &str) -> PathBuf {
