@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use base64::Engine as _;
 
 use crate::support::git_server::GitServer;
-use crate::support::gitlab::{self, Access, TokenSpec};
+use crate::support::gitlab::{self, Access, AccessTokenInfo, JobInfo, TokenSpec};
 use crate::support::https;
 use crate::support::process::Run;
 use crate::support::sandbox::Sandbox;
@@ -569,4 +569,211 @@ fn an_added_token_narrows_the_start_credential() {
         "{}",
         stderr(&out)
     );
+}
+
+// ---------------------------------------------------------------------------
+// GitLab's API on the same server (support::gitlab::api_answer)
+// ---------------------------------------------------------------------------
+
+const UNAUTHORIZED: &str = r#"{"message":"401 Unauthorized"}"#;
+
+/// Asserts GitLab's API 401, to the byte.
+#[track_caller]
+fn assert_unauthorized(reply: &https::Reply, case: &dyn std::fmt::Debug) {
+    json_reply(reply, 401);
+    assert_eq!(reply.body, UNAUTHORIZED, "{case:?}");
+}
+
+/// Asserts a JSON answer with `status`, and returns its body.
+#[track_caller]
+fn json_reply(reply: &https::Reply, status: u16) -> serde_json::Value {
+    assert_eq!(reply.status, status, "{reply:?}");
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/json"),
+        "{reply:?}"
+    );
+    reply.json()
+}
+
+#[test]
+fn token_self_reports_an_access_token() {
+    let server = gitlab_server();
+    server.add_token(TokenSpec {
+        access_token: AccessTokenInfo {
+            id: 42,
+            name: "push from CI".into(),
+            scopes: vec!["read_repository".into(), "write_repository".into()],
+            created_at: "2025-03-04T05:06:07.890Z".into(),
+            expires_at: Some("2030-01-31".into()),
+            user_id: 7,
+            last_used_at: None,
+        },
+        ..TokenSpec::personal_access(PAT)
+    });
+    let expected = serde_json::json!({
+        "id": 42,
+        "name": "push from CI",
+        "revoked": false,
+        "created_at": "2025-03-04T05:06:07.890Z",
+        "scopes": ["read_repository", "write_repository"],
+        "user_id": 7,
+        "last_used_at": null,
+        "active": true,
+        "expires_at": "2030-01-31",
+    });
+
+    let path = gitlab::TOKEN_SELF_PATH;
+    let by_header = https::get(&server, path, &[("PRIVATE-TOKEN", PAT)]);
+    assert_eq!(json_reply(&by_header, 200), expected);
+    let bearer = format!("Bearer {PAT}");
+    let by_bearer = https::get(&server, path, &[("Authorization", &bearer)]);
+    assert_eq!(json_reply(&by_bearer, 200), expected);
+
+    // Project and group access tokens are access tokens too; no expiry is a null.
+    for spec in [
+        TokenSpec::project_access("glpat-SelfTestProjectToken0000001"),
+        TokenSpec::group_access("glpat-SelfTestGroupToken000000001"),
+    ] {
+        let secret = spec.secret.clone();
+        server.add_token(spec);
+        let body = json_reply(
+            &https::get(&server, path, &[("PRIVATE-TOKEN", &secret)]),
+            200,
+        );
+        assert_eq!(body["active"], true, "{body}");
+        assert_eq!(body["expires_at"], serde_json::Value::Null, "{body}");
+        assert_eq!(
+            body["scopes"],
+            serde_json::json!(["api", "read_repository", "write_repository"])
+        );
+    }
+
+    let attempts = server.attempts();
+    assert_eq!(attempts.len(), 4, "{attempts:#?}");
+    assert_eq!(attempts[0].path_and_query, path);
+    assert_eq!(attempts[0].api_token_header, Some("PRIVATE-TOKEN"));
+    assert_eq!(attempts[1].api_token_header, Some("Authorization: Bearer"));
+    assert!(attempts
+        .iter()
+        .all(|a| a.status == 200 && a.credentials.is_none()));
+}
+
+#[test]
+fn token_self_knows_no_other_token() {
+    let server = GitServer::start_local("gitlab-ci-token", "a-password");
+    server.add_token(TokenSpec::personal_access(PAT).revoked());
+    let expired = "glpat-SelfTestExpiredToken00000001";
+    server.add_token(TokenSpec::personal_access(expired).expired());
+    server.add_token(TokenSpec::job(JOB));
+    server.add_token(TokenSpec::deploy(DEPLOY, "gitlab+deploy-token-7"));
+    let valid = "glpat-SelfTestValidToken0000000001";
+    server.add_token(TokenSpec::personal_access(valid));
+
+    let path = gitlab::TOKEN_SELF_PATH;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("alice:{valid}"));
+    let basic = format!("Basic {basic}");
+    for headers in [
+        vec![],
+        vec![("PRIVATE-TOKEN", "glpat-NotARegisteredToken")],
+        vec![("PRIVATE-TOKEN", PAT)],
+        vec![("PRIVATE-TOKEN", expired)],
+        vec![("PRIVATE-TOKEN", JOB)],
+        vec![("PRIVATE-TOKEN", DEPLOY)],
+        vec![("PRIVATE-TOKEN", "a-password")],
+        // The right token, in the wrong header.
+        vec![("JOB-TOKEN", valid)],
+        vec![("Authorization", basic.as_str())],
+    ] {
+        assert_unauthorized(&https::get(&server, path, &headers), &headers);
+    }
+    assert_eq!(
+        json_reply(&https::get(&server, path, &[("PRIVATE-TOKEN", valid)]), 200)["active"],
+        true
+    );
+}
+
+#[test]
+fn job_reports_a_job_tokens_job() {
+    // The start credential is the job token, as in a job; registering it as a job token
+    // too makes the API know it, while git keeps working.
+    let server = GitServer::start_local("gitlab-ci-token", JOB);
+    server.create_repo("group/project.git");
+    server.add_token(TokenSpec {
+        job: JobInfo {
+            id: 1234,
+            name: "deploy".into(),
+            stage: "release".into(),
+            git_ref: "v1.2.3".into(),
+            pipeline_id: 567,
+            project_id: 89,
+            user_id: 7,
+            username: "alice".into(),
+        },
+        ..TokenSpec::job(JOB)
+    });
+    server.add_token(TokenSpec::personal_access(PAT));
+    let expired = "glcbt-64_SelfTestFinishedJobToken001";
+    server.add_token(TokenSpec::job(expired).expired());
+
+    let reply = https::get(&server, gitlab::JOB_PATH, &[("JOB-TOKEN", JOB)]);
+    let body = json_reply(&reply, 200);
+    assert_eq!(body["id"], 1234, "{body}");
+    assert_eq!(body["name"], "deploy", "{body}");
+    assert_eq!(body["stage"], "release", "{body}");
+    assert_eq!(body["status"], "running", "{body}");
+    assert_eq!(body["ref"], "v1.2.3", "{body}");
+    assert_eq!(body["pipeline"]["id"], 567, "{body}");
+    assert_eq!(body["pipeline"]["project_id"], 89, "{body}");
+    assert_eq!(body["user"]["username"], "alice", "{body}");
+    assert_eq!(body["user"]["id"], 7, "{body}");
+
+    for headers in [
+        vec![],
+        vec![("JOB-TOKEN", "glcbt-NotARegisteredToken")],
+        vec![("JOB-TOKEN", expired)],
+        vec![("JOB-TOKEN", PAT)],
+        // The job token, in the access tokens' headers.
+        vec![("PRIVATE-TOKEN", JOB)],
+    ] {
+        assert_unauthorized(&https::get(&server, gitlab::JOB_PATH, &headers), &headers);
+    }
+    // A job token is not an access token.
+    let reply = https::get(&server, gitlab::TOKEN_SELF_PATH, &[("PRIVATE-TOKEN", JOB)]);
+    assert_unauthorized(&reply, &"PRIVATE-TOKEN: a job token");
+
+    let sandbox = trusting_sandbox();
+    sandbox.run_ok([
+        "ls-remote",
+        &url_with(&server, "gitlab-ci-token", JOB, "group/project.git"),
+    ]);
+    let attempts = server.attempts();
+    assert_eq!(attempts[0].api_token_header, Some("JOB-TOKEN"));
+    assert_eq!(attempts[0].status, 200);
+}
+
+#[test]
+fn other_api_requests_get_gitlabs_json_errors() {
+    let server = gitlab_server();
+    server.add_token(TokenSpec::personal_access(PAT));
+
+    // Another endpoint, even with a good token: a JSON 404, never git's.
+    let reply = https::get(&server, "/api/v4/projects/1", &[("PRIVATE-TOKEN", PAT)]);
+    assert_eq!(
+        json_reply(&reply, 404),
+        serde_json::json!({"error": "404 Not Found"})
+    );
+    let reply = https::request(
+        server.addr(),
+        "POST",
+        gitlab::TOKEN_SELF_PATH,
+        &[("PRIVATE-TOKEN", PAT)],
+        b"",
+    );
+    assert_eq!(
+        json_reply(&reply, 405),
+        serde_json::json!({"error": "405 Not Allowed"})
+    );
+    let statuses: Vec<u16> = server.attempts().iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [404, 405]);
 }

@@ -57,6 +57,9 @@ pub struct AuthAttempt {
     pub credentials: Option<(String, String)>,
     /// HTTP status code the server answered with.
     pub status: u16,
+    /// The header that carried a token for GitLab's API (`PRIVATE-TOKEN`, `JOB-TOKEN`,
+    /// `Authorization: Bearer`), whichever path was asked; the name only, never the value.
+    pub api_token_header: Option<&'static str>,
 }
 
 // ---------------------------------------------------------------------------
@@ -501,6 +504,7 @@ async fn handle(
         .map(|pq| pq.as_str().to_string())
         .unwrap_or_else(|| "/".to_string());
     let credentials = basic_credentials(req.headers());
+    let api_token_header = gitlab::api_token_header(req.headers());
     // Headers worth seeing when debugging protocol problems.
     let debug_headers = if state.debug {
         [
@@ -521,21 +525,54 @@ async fn handle(
         String::new()
     };
 
+    let response = if req.uri().path().starts_with(gitlab::API_PREFIX) {
+        let (status, body) = gitlab::api_answer(
+            state.tokens.lock().unwrap().in_order(),
+            req.method().as_str(),
+            req.uri().path(),
+            req.headers(),
+        );
+        json_response(status, &body)
+    } else {
+        git_response(req, state, peer, credentials.as_ref()).await
+    };
+
+    let status = response.status().as_u16();
+    if state.debug {
+        eprintln!(
+            "[git-server] {method} {path_and_query} user={:?} api-token-header={:?}{debug_headers} -> {status}",
+            credentials.as_ref().map(|(u, _)| u),
+            api_token_header,
+        );
+    }
+    state.attempts.lock().unwrap().push(AuthAttempt {
+        method,
+        path_and_query,
+        credentials,
+        status,
+        api_token_header,
+    });
+    response
+}
+
+/// GitLab's answer to a git request, from `git http-backend` when it is to be served.
+async fn git_response(
+    req: Request<Incoming>,
+    state: &ServerState,
+    peer: SocketAddr,
+    credentials: Option<&(String, String)>,
+) -> Response<Full<Bytes>> {
     let answer = gitlab::git_answer(
         state.tokens.lock().unwrap().in_order(),
-        credentials.as_ref(),
+        credentials,
         &percent_decode(req.uri().path()),
         req.uri().query(),
         |repo| state.project_root.join(repo).is_dir(),
     );
-    let response = match answer {
+    match answer {
         GitAnswer::Serve { username } => {
-            match tokio::time::timeout(
-                REQUEST_TIMEOUT,
-                run_http_backend(req, state, peer, &username),
-            )
-            .await
-            {
+            let backend = run_http_backend(req, state, peer, &username);
+            match tokio::time::timeout(REQUEST_TIMEOUT, backend).await {
                 Ok(Ok(response)) => response,
                 Ok(Err(err)) => {
                     text_response(StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n"))
@@ -555,22 +592,7 @@ async fn handle(
         }
         GitAnswer::NotFound => text_response(StatusCode::NOT_FOUND, gitlab::PROJECT_NOT_FOUND),
         GitAnswer::Forbidden(body) => text_response(StatusCode::FORBIDDEN, body),
-    };
-
-    let status = response.status().as_u16();
-    if state.debug {
-        eprintln!(
-            "[git-server] {method} {path_and_query} user={:?}{debug_headers} -> {status}",
-            credentials.as_ref().map(|(u, _)| u)
-        );
     }
-    state.attempts.lock().unwrap().push(AuthAttempt {
-        method,
-        path_and_query,
-        credentials,
-        status,
-    });
-    response
 }
 
 fn text_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
@@ -579,6 +601,17 @@ fn text_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<By
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain"),
+    );
+    response
+}
+
+/// GitLab's API answers: JSON.
+fn json_response(status: u16, body: &serde_json::Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = StatusCode::from_u16(status).expect("a valid status");
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
     );
     response
 }

@@ -14,10 +14,14 @@
 //! | `GET /api/v4/job` (`JOB-TOKEN:`) with a job token | 200 and the job's JSON |
 //! | either endpoint with any other token, or none | 401 `{"message":"401 Unauthorized"}` |
 //!
-//! A revoked or expired token is unknown to every endpoint (401).
+//! A revoked or expired token is unknown to every endpoint (401). Every path under
+//! [`API_PREFIX`] is the API's: another one is a JSON 404.
 
 use std::collections::BTreeSet;
 use std::fmt;
+
+use hyper::HeaderMap;
+use serde_json::{json, Value};
 
 /// GitLab's body for a 401 to git.
 pub const ACCESS_DENIED: &str = "HTTP Basic: Access denied";
@@ -395,4 +399,122 @@ pub fn git_answer<'a>(
         (true, _) => GitAnswer::Forbidden(PUSH_DENIED),
         (false, Access::None) => GitAnswer::Forbidden(DOWNLOAD_DENIED),
     }
+}
+
+// ---------------------------------------------------------------------------
+// GitLab's API
+// ---------------------------------------------------------------------------
+
+/// Requests under this prefix go to the API, never to git.
+pub const API_PREFIX: &str = "/api/";
+
+/// The API endpoint of a token's own details (access tokens).
+pub const TOKEN_SELF_PATH: &str = "/api/v4/personal_access_tokens/self";
+/// The API endpoint of a job token's job.
+pub const JOB_PATH: &str = "/api/v4/job";
+
+/// Which header carried a token for the API, if any: `PRIVATE-TOKEN`, `JOB-TOKEN` or
+/// `Authorization: Bearer` (the first present, in that order). Names only, never values.
+pub fn api_token_header(headers: &HeaderMap) -> Option<&'static str> {
+    if header(headers, "private-token").is_some() {
+        Some("PRIVATE-TOKEN")
+    } else if header(headers, "job-token").is_some() {
+        Some("JOB-TOKEN")
+    } else if bearer(headers).is_some() {
+        Some("Authorization: Bearer")
+    } else {
+        None
+    }
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let (scheme, token) = header(headers, "authorization")?.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// GitLab's answer to an API request (`path` without the query): a status and its JSON
+/// body. `tokens` are tried in order; the first of the endpoint's kinds with the secret
+/// the request sent decides.
+///
+/// - `GET` [`TOKEN_SELF_PATH`], the token in `PRIVATE-TOKEN:` or `Authorization: Bearer`:
+///   a personal, project or group access token's [`AccessTokenInfo`];
+/// - `GET` [`JOB_PATH`], the token in `JOB-TOKEN:`: a job token's [`JobInfo`];
+/// - 401 `{"message":"401 Unauthorized"}` for any other token (other kinds too), a revoked
+///   or expired one, or none; 405 for another method; 404 for any other path.
+pub fn api_answer<'a>(
+    tokens: impl IntoIterator<Item = &'a TokenSpec>,
+    method: &str,
+    path: &str,
+    headers: &HeaderMap,
+) -> (u16, Value) {
+    let job = match path {
+        TOKEN_SELF_PATH => false,
+        JOB_PATH => true,
+        _ => return (404, json!({ "error": "404 Not Found" })),
+    };
+    if method != "GET" {
+        return (405, json!({ "error": "405 Not Allowed" }));
+    }
+    let (secret, wanted): (Option<&str>, fn(TokenKind) -> bool) = if job {
+        (header(headers, "job-token"), |k| k == TokenKind::Job)
+    } else {
+        (
+            header(headers, "private-token").or_else(|| bearer(headers)),
+            TokenKind::is_access_token,
+        )
+    };
+    let token = secret.and_then(|secret| {
+        tokens
+            .into_iter()
+            .find(|t| wanted(t.kind) && t.secret == secret)
+    });
+    match token {
+        Some(token) if token.valid() && job => (200, job_json(&token.job)),
+        Some(token) if token.valid() => (200, access_token_json(&token.access_token)),
+        _ => (401, json!({ "message": "401 Unauthorized" })),
+    }
+}
+
+/// `/personal_access_tokens/self`'s body. Only valid tokens get one, hence `revoked`
+/// false and `active` true.
+fn access_token_json(info: &AccessTokenInfo) -> Value {
+    json!({
+        "id": info.id,
+        "name": info.name,
+        "revoked": false,
+        "created_at": info.created_at,
+        "scopes": info.scopes,
+        "user_id": info.user_id,
+        "last_used_at": info.last_used_at,
+        "active": true,
+        "expires_at": info.expires_at,
+    })
+}
+
+/// `/job`'s body: the fields a client would use, of a running job.
+fn job_json(job: &JobInfo) -> Value {
+    json!({
+        "id": job.id,
+        "name": job.name,
+        "stage": job.stage,
+        "status": "running",
+        "ref": job.git_ref,
+        "tag": false,
+        "user": { "id": job.user_id, "username": job.username },
+        "pipeline": {
+            "id": job.pipeline_id,
+            "project_id": job.project_id,
+            "ref": job.git_ref,
+            "status": "running",
+        },
+    })
 }
