@@ -4,7 +4,11 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use base64::Engine as _;
+
 use crate::support::git_server::GitServer;
+use crate::support::gitlab::{self, Access, AccessTokenInfo, JobInfo, TokenSpec};
+use crate::support::https;
 use crate::support::process::Run;
 use crate::support::sandbox::Sandbox;
 
@@ -238,4 +242,538 @@ fn server_on_ipv6_loopback() {
     let url = format!("https://{USER}:{PASS}@{}/group/project.git", server.host());
     sandbox.run_ok(["ls-remote", &url]);
     assert!(!server.credentials_seen().is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// GitLab's answers to git, per registered token (support::gitlab)
+// ---------------------------------------------------------------------------
+
+const PAT: &str = "glpat-SelfTestPersonalAccessToken01";
+const JOB: &str = "glcbt-64_SelfTestJobToken0000000001";
+const DEPLOY: &str = "gldt-SelfTestDeployToken000000001";
+
+/// A server whose `start` credential nobody uses, with `group/project` and `other/repo`.
+fn gitlab_server() -> GitServer {
+    let server = GitServer::start_local("nobody", "unused-password");
+    server.create_repo("group/project.git");
+    server.create_repo("other/repo.git");
+    server
+}
+
+/// `https://USER:TOKEN@HOST/PATH`.
+fn url_with(server: &GitServer, username: &str, token: &str, path: &str) -> String {
+    format!("https://{username}:{token}@{}/{path}", server.host())
+}
+
+/// The statuses of the requests that carried credentials, in order (git's first request
+/// carries none, and gets a 401 that asks for them).
+fn statuses(server: &GitServer) -> Vec<u16> {
+    server
+        .attempts()
+        .iter()
+        .filter(|a| a.credentials.is_some())
+        .map(|a| a.status)
+        .collect()
+}
+
+/// Asserts that requests carried credentials, and that each got a 200.
+#[track_caller]
+fn all_served(server: &GitServer) {
+    let statuses = statuses(server);
+    assert!(
+        !statuses.is_empty() && statuses.iter().all(|&s| s == 200),
+        "{:#?}",
+        server.attempts()
+    );
+}
+
+/// Runs `git ls-remote URL` and asserts it fails with `message` shown as the server's.
+#[track_caller]
+fn ls_remote_fails(sandbox: &Sandbox, url: &str, message: &str) -> Run {
+    let out = sandbox.run(["ls-remote", url]);
+    assert!(!out.success(), "ls-remote {url} succeeded");
+    assert!(
+        stderr(&out).contains(&format!("remote: {message}")),
+        "git did not show the server's message {message:?}: {}",
+        stderr(&out)
+    );
+    out
+}
+
+#[test]
+fn unknown_token_gets_gitlabs_401() {
+    let server = gitlab_server();
+    server.add_token(TokenSpec::personal_access(PAT));
+    let sandbox = trusting_sandbox();
+
+    let url = url_with(
+        &server,
+        "alice",
+        "glpat-NotARegisteredToken",
+        "group/project.git",
+    );
+    let out = ls_remote_fails(&sandbox, &url, gitlab::ACCESS_DENIED);
+    assert!(
+        stderr(&out).contains("Authentication failed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(statuses(&server), [401]);
+
+    // What git does not show: the realm and the exact body.
+    let basic = base64::engine::general_purpose::STANDARD.encode("alice:glpat-NotARegisteredToken");
+    let reply = https::get(
+        &server,
+        "/group/project.git/info/refs?service=git-upload-pack",
+        &[("Authorization", &format!("Basic {basic}"))],
+    );
+    assert_eq!(reply.status, 401);
+    assert_eq!(
+        reply.header("www-authenticate"),
+        Some("Basic realm=\"GitLab\"")
+    );
+    assert_eq!(reply.body, "HTTP Basic: Access denied");
+    // No credentials at all: the same.
+    let reply = https::get(
+        &server,
+        "/group/project.git/info/refs?service=git-upload-pack",
+        &[],
+    );
+    assert_eq!(reply.status, 401);
+    assert_eq!(
+        reply.header("www-authenticate"),
+        Some("Basic realm=\"GitLab\"")
+    );
+}
+
+#[test]
+fn job_and_deploy_tokens_take_only_their_username() {
+    let server = gitlab_server();
+    server.add_token(TokenSpec::job(JOB));
+    server.add_token(TokenSpec::deploy(DEPLOY, "gitlab+deploy-token-7"));
+    let sandbox = trusting_sandbox();
+
+    for (username, token) in [
+        ("alice", JOB),
+        ("gitlab+deploy-token-8", DEPLOY),
+        ("gitlab-ci-token", DEPLOY),
+    ] {
+        ls_remote_fails(
+            &sandbox,
+            &url_with(&server, username, token, "group/project.git"),
+            gitlab::ACCESS_DENIED,
+        );
+    }
+    assert_eq!(statuses(&server), [401, 401, 401]);
+
+    server.clear_attempts();
+    sandbox.run_ok([
+        "ls-remote",
+        &url_with(&server, "gitlab-ci-token", JOB, "group/project.git"),
+    ]);
+    sandbox.run_ok([
+        "ls-remote",
+        &url_with(
+            &server,
+            "gitlab+deploy-token-7",
+            DEPLOY,
+            "group/project.git",
+        ),
+    ]);
+    all_served(&server);
+}
+
+#[test]
+fn access_tokens_take_any_nonempty_username() {
+    let server = gitlab_server();
+    server.add_token(TokenSpec::project_access(PAT));
+    let sandbox = trusting_sandbox();
+
+    for username in ["alice", "oauth2", "gitlab-ci-token", "project_7_bot"] {
+        sandbox.run_ok([
+            "ls-remote",
+            &url_with(&server, username, PAT, "group/project.git"),
+        ]);
+    }
+    all_served(&server);
+
+    // git never sends an empty username, so ask by hand.
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!(":{PAT}"));
+    let reply = https::get(
+        &server,
+        "/group/project.git/info/refs?service=git-upload-pack",
+        &[("Authorization", &format!("Basic {basic}"))],
+    );
+    assert_eq!(reply.status, 401, "{reply:?}");
+    assert_eq!(reply.body, gitlab::ACCESS_DENIED);
+}
+
+#[test]
+fn a_project_the_token_cannot_see_is_not_found() {
+    let server = gitlab_server();
+    server.add_token(TokenSpec::job(JOB).projects(["group/project"]));
+    let sandbox = trusting_sandbox();
+
+    sandbox.run_ok([
+        "ls-remote",
+        &url_with(&server, "gitlab-ci-token", JOB, "group/project.git"),
+    ]);
+    all_served(&server);
+    server.clear_attempts();
+    // Exists, but not for this token; and does not exist at all: the same 404.
+    for path in ["other/repo.git", "group/missing.git"] {
+        let out = ls_remote_fails(
+            &sandbox,
+            &url_with(&server, "gitlab-ci-token", JOB, path),
+            gitlab::PROJECT_NOT_FOUND,
+        );
+        assert!(stderr(&out).contains("not found"), "{}", stderr(&out));
+    }
+    assert_eq!(statuses(&server), [404, 404]);
+    // Without credentials, GitLab asks for them before it says whether a project exists.
+    let reply = https::get(
+        &server,
+        "/group/missing.git/info/refs?service=git-upload-pack",
+        &[],
+    );
+    assert_eq!(reply.status, 401);
+}
+
+#[test]
+fn a_read_only_token_fetches_but_cannot_push() {
+    let server = gitlab_server();
+    server.add_token(TokenSpec::job(JOB).access(Access::Read));
+    let sandbox = trusting_sandbox();
+    let initial = server.rev_parse("group/project.git", "refs/heads/main");
+
+    let url = url_with(&server, "gitlab-ci-token", JOB, "group/project.git");
+    sandbox.run_ok(["clone", "--quiet", &url, "project"]);
+    sandbox.run_ok([
+        "-C",
+        "project",
+        "commit",
+        "--quiet",
+        "--allow-empty",
+        "-m",
+        "Change",
+    ]);
+    let out = sandbox.run(["-C", "project", "push", "origin", "main"]);
+    assert!(!out.success(), "a read-only token pushed");
+    assert!(
+        stderr(&out).contains(&format!("remote: {}", gitlab::PUSH_DENIED)),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("403"), "{}", stderr(&out));
+    assert_eq!(
+        server.rev_parse("group/project.git", "refs/heads/main"),
+        initial
+    );
+    let attempts = server.attempts();
+    let last = attempts.last().unwrap();
+    assert!(
+        last.path_and_query
+            .ends_with("/info/refs?service=git-receive-pack")
+            && last.status == 403,
+        "{attempts:#?}"
+    );
+
+    // git stops at info/refs; the POST itself is refused too, before http-backend sees it.
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("gitlab-ci-token:{JOB}"));
+    let reply = https::request(
+        server.addr(),
+        "POST",
+        "/group/project.git/git-receive-pack",
+        &[
+            ("Authorization", &format!("Basic {basic}")),
+            ("Content-Type", "application/x-git-receive-pack-request"),
+        ],
+        b"0000",
+    );
+    assert_eq!(reply.status, 403, "{reply:?}");
+    assert_eq!(reply.body, gitlab::PUSH_DENIED);
+    assert_eq!(
+        server.rev_parse("group/project.git", "refs/heads/main"),
+        initial
+    );
+}
+
+#[test]
+fn a_token_with_no_access_cannot_fetch_either() {
+    let server = gitlab_server();
+    server.add_token(TokenSpec::personal_access(PAT).access(Access::None));
+    let sandbox = trusting_sandbox();
+
+    ls_remote_fails(
+        &sandbox,
+        &url_with(&server, "alice", PAT, "group/project.git"),
+        gitlab::DOWNLOAD_DENIED,
+    );
+    assert_eq!(statuses(&server), [403]);
+}
+
+#[test]
+fn revoked_and_expired_tokens_are_unknown() {
+    let server = gitlab_server();
+    let revoked = "glpat-SelfTestRevokedToken00000001";
+    server.add_token(TokenSpec::personal_access(revoked).revoked());
+    server.add_token(TokenSpec::job(JOB).expired());
+    let sandbox = trusting_sandbox();
+
+    ls_remote_fails(
+        &sandbox,
+        &url_with(&server, "alice", revoked, "group/project.git"),
+        gitlab::ACCESS_DENIED,
+    );
+    ls_remote_fails(
+        &sandbox,
+        &url_with(&server, "gitlab-ci-token", JOB, "group/project.git"),
+        gitlab::ACCESS_DENIED,
+    );
+    assert_eq!(statuses(&server), [401, 401]);
+}
+
+#[test]
+fn an_added_token_narrows_the_start_credential() {
+    let server = GitServer::start_local(USER, PASS);
+    server.create_repo("group/project.git");
+    let sandbox = trusting_sandbox();
+    let url = url_with(&server, USER, PASS, "group/project.git");
+    sandbox.run_ok(["clone", "--quiet", &url, "project"]);
+    sandbox.run_ok([
+        "-C",
+        "project",
+        "commit",
+        "--quiet",
+        "--allow-empty",
+        "-m",
+        "Change",
+    ]);
+
+    server.add_token(TokenSpec::password(USER, PASS).access(Access::Read));
+    let out = sandbox.run(["-C", "project", "push", "origin", "main"]);
+    assert!(!out.success(), "pushed with a credential narrowed to read");
+    assert!(
+        stderr(&out).contains(gitlab::PUSH_DENIED),
+        "{}",
+        stderr(&out)
+    );
+
+    // And `allow_fetch` still does what it did: fetch, no push.
+    server.allow_fetch("reader", "reader-password");
+    let reader = url_with(&server, "reader", "reader-password", "group/project.git");
+    sandbox.run_ok(["ls-remote", &reader]);
+    let out = sandbox.run(["-C", "project", "push", &reader, "main"]);
+    assert!(
+        stderr(&out).contains(gitlab::PUSH_DENIED),
+        "{}",
+        stderr(&out)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// GitLab's API on the same server (support::gitlab::api_answer)
+// ---------------------------------------------------------------------------
+
+const UNAUTHORIZED: &str = r#"{"message":"401 Unauthorized"}"#;
+
+/// Asserts GitLab's API 401, to the byte.
+#[track_caller]
+fn assert_unauthorized(reply: &https::Reply, case: &dyn std::fmt::Debug) {
+    json_reply(reply, 401);
+    assert_eq!(reply.body, UNAUTHORIZED, "{case:?}");
+}
+
+/// Asserts a JSON answer with `status`, and returns its body.
+#[track_caller]
+fn json_reply(reply: &https::Reply, status: u16) -> serde_json::Value {
+    assert_eq!(reply.status, status, "{reply:?}");
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/json"),
+        "{reply:?}"
+    );
+    reply.json()
+}
+
+#[test]
+fn token_self_reports_an_access_token() {
+    let server = gitlab_server();
+    server.add_token(TokenSpec {
+        access_token: AccessTokenInfo {
+            id: 42,
+            name: "push from CI".into(),
+            scopes: vec!["read_repository".into(), "write_repository".into()],
+            created_at: "2025-03-04T05:06:07.890Z".into(),
+            expires_at: Some("2030-01-31".into()),
+            user_id: 7,
+            last_used_at: None,
+        },
+        ..TokenSpec::personal_access(PAT)
+    });
+    let expected = serde_json::json!({
+        "id": 42,
+        "name": "push from CI",
+        "revoked": false,
+        "created_at": "2025-03-04T05:06:07.890Z",
+        "scopes": ["read_repository", "write_repository"],
+        "user_id": 7,
+        "last_used_at": null,
+        "active": true,
+        "expires_at": "2030-01-31",
+    });
+
+    let path = gitlab::TOKEN_SELF_PATH;
+    let by_header = https::get(&server, path, &[("PRIVATE-TOKEN", PAT)]);
+    assert_eq!(json_reply(&by_header, 200), expected);
+    let bearer = format!("Bearer {PAT}");
+    let by_bearer = https::get(&server, path, &[("Authorization", &bearer)]);
+    assert_eq!(json_reply(&by_bearer, 200), expected);
+
+    // Project and group access tokens are access tokens too; no expiry is a null.
+    for spec in [
+        TokenSpec::project_access("glpat-SelfTestProjectToken0000001"),
+        TokenSpec::group_access("glpat-SelfTestGroupToken000000001"),
+    ] {
+        let secret = spec.secret.clone();
+        server.add_token(spec);
+        let body = json_reply(
+            &https::get(&server, path, &[("PRIVATE-TOKEN", &secret)]),
+            200,
+        );
+        assert_eq!(body["active"], true, "{body}");
+        assert_eq!(body["expires_at"], serde_json::Value::Null, "{body}");
+        assert_eq!(
+            body["scopes"],
+            serde_json::json!(["api", "read_repository", "write_repository"])
+        );
+    }
+
+    let attempts = server.attempts();
+    assert_eq!(attempts.len(), 4, "{attempts:#?}");
+    assert_eq!(attempts[0].path_and_query, path);
+    assert_eq!(attempts[0].api_token_header, Some("PRIVATE-TOKEN"));
+    assert_eq!(attempts[1].api_token_header, Some("Authorization: Bearer"));
+    assert!(attempts
+        .iter()
+        .all(|a| a.status == 200 && a.credentials.is_none()));
+}
+
+#[test]
+fn token_self_knows_no_other_token() {
+    let server = GitServer::start_local("gitlab-ci-token", "a-password");
+    server.add_token(TokenSpec::personal_access(PAT).revoked());
+    let expired = "glpat-SelfTestExpiredToken00000001";
+    server.add_token(TokenSpec::personal_access(expired).expired());
+    server.add_token(TokenSpec::job(JOB));
+    server.add_token(TokenSpec::deploy(DEPLOY, "gitlab+deploy-token-7"));
+    let valid = "glpat-SelfTestValidToken0000000001";
+    server.add_token(TokenSpec::personal_access(valid));
+
+    let path = gitlab::TOKEN_SELF_PATH;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("alice:{valid}"));
+    let basic = format!("Basic {basic}");
+    for headers in [
+        vec![],
+        vec![("PRIVATE-TOKEN", "glpat-NotARegisteredToken")],
+        vec![("PRIVATE-TOKEN", PAT)],
+        vec![("PRIVATE-TOKEN", expired)],
+        vec![("PRIVATE-TOKEN", JOB)],
+        vec![("PRIVATE-TOKEN", DEPLOY)],
+        vec![("PRIVATE-TOKEN", "a-password")],
+        // The right token, in the wrong header.
+        vec![("JOB-TOKEN", valid)],
+        vec![("Authorization", basic.as_str())],
+    ] {
+        assert_unauthorized(&https::get(&server, path, &headers), &headers);
+    }
+    assert_eq!(
+        json_reply(&https::get(&server, path, &[("PRIVATE-TOKEN", valid)]), 200)["active"],
+        true
+    );
+}
+
+#[test]
+fn job_reports_a_job_tokens_job() {
+    // The start credential is the job token, as in a job; registering it as a job token
+    // too makes the API know it, while git keeps working.
+    let server = GitServer::start_local("gitlab-ci-token", JOB);
+    server.create_repo("group/project.git");
+    server.add_token(TokenSpec {
+        job: JobInfo {
+            id: 1234,
+            name: "deploy".into(),
+            stage: "release".into(),
+            git_ref: "v1.2.3".into(),
+            pipeline_id: 567,
+            project_id: 89,
+            user_id: 7,
+            username: "alice".into(),
+        },
+        ..TokenSpec::job(JOB)
+    });
+    server.add_token(TokenSpec::personal_access(PAT));
+    let expired = "glcbt-64_SelfTestFinishedJobToken001";
+    server.add_token(TokenSpec::job(expired).expired());
+
+    let reply = https::get(&server, gitlab::JOB_PATH, &[("JOB-TOKEN", JOB)]);
+    let body = json_reply(&reply, 200);
+    assert_eq!(body["id"], 1234, "{body}");
+    assert_eq!(body["name"], "deploy", "{body}");
+    assert_eq!(body["stage"], "release", "{body}");
+    assert_eq!(body["status"], "running", "{body}");
+    assert_eq!(body["ref"], "v1.2.3", "{body}");
+    assert_eq!(body["pipeline"]["id"], 567, "{body}");
+    assert_eq!(body["pipeline"]["project_id"], 89, "{body}");
+    assert_eq!(body["user"]["username"], "alice", "{body}");
+    assert_eq!(body["user"]["id"], 7, "{body}");
+
+    for headers in [
+        vec![],
+        vec![("JOB-TOKEN", "glcbt-NotARegisteredToken")],
+        vec![("JOB-TOKEN", expired)],
+        vec![("JOB-TOKEN", PAT)],
+        // The job token, in the access tokens' headers.
+        vec![("PRIVATE-TOKEN", JOB)],
+    ] {
+        assert_unauthorized(&https::get(&server, gitlab::JOB_PATH, &headers), &headers);
+    }
+    // A job token is not an access token.
+    let reply = https::get(&server, gitlab::TOKEN_SELF_PATH, &[("PRIVATE-TOKEN", JOB)]);
+    assert_unauthorized(&reply, &"PRIVATE-TOKEN: a job token");
+
+    let sandbox = trusting_sandbox();
+    sandbox.run_ok([
+        "ls-remote",
+        &url_with(&server, "gitlab-ci-token", JOB, "group/project.git"),
+    ]);
+    let attempts = server.attempts();
+    assert_eq!(attempts[0].api_token_header, Some("JOB-TOKEN"));
+    assert_eq!(attempts[0].status, 200);
+}
+
+#[test]
+fn other_api_requests_get_gitlabs_json_errors() {
+    let server = gitlab_server();
+    server.add_token(TokenSpec::personal_access(PAT));
+
+    // Another endpoint, even with a good token: a JSON 404, never git's.
+    let reply = https::get(&server, "/api/v4/projects/1", &[("PRIVATE-TOKEN", PAT)]);
+    assert_eq!(
+        json_reply(&reply, 404),
+        serde_json::json!({"error": "404 Not Found"})
+    );
+    let reply = https::request(
+        server.addr(),
+        "POST",
+        gitlab::TOKEN_SELF_PATH,
+        &[("PRIVATE-TOKEN", PAT)],
+        b"",
+    );
+    assert_eq!(
+        json_reply(&reply, 405),
+        serde_json::json!({"error": "405 Not Allowed"})
+    );
+    let statuses: Vec<u16> = server.attempts().iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [404, 405]);
 }

@@ -6,6 +6,12 @@
 //! a per-process test CA and demands HTTP Basic auth. Every request is
 //! recorded so tests can assert which credentials git actually sent.
 //!
+//! It answers as GitLab does (`support::gitlab` has the table): a test registers the
+//! tokens it knows with [`GitServer::add_token`], each with the usernames git may send
+//! with it, what it may do (fetch, push) and which projects it can see. The credential
+//! given to [`GitServer::start`] may fetch and push every project; those given to
+//! [`GitServer::allow_fetch`] may fetch only.
+//!
 //! The tests themselves are synchronous, so each server runs its own tokio
 //! runtime on a background thread, and is shut down when dropped.
 
@@ -29,6 +35,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio_rustls::TlsAcceptor;
 
+use super::gitlab::{self, GitAnswer, TokenSpec};
 use super::process::{self, Run};
 use super::programs::{carry_git_env, git_command};
 
@@ -50,6 +57,9 @@ pub struct AuthAttempt {
     pub credentials: Option<(String, String)>,
     /// HTTP status code the server answered with.
     pub status: u16,
+    /// The header that carried a token for GitLab's API (`PRIVATE-TOKEN`, `JOB-TOKEN`,
+    /// `Authorization: Bearer`), whichever path was asked; the name only, never the value.
+    pub api_token_header: Option<&'static str>,
 }
 
 // ---------------------------------------------------------------------------
@@ -178,14 +188,28 @@ fn tls_acceptor() -> TlsAcceptor {
 // ---------------------------------------------------------------------------
 
 struct ServerState {
-    username: String,
-    password: String,
-    /// Credentials that may fetch but not push: GitLab answers their push with 403, as it
-    /// does for a job token when job-token push is off.
-    readers: Mutex<Vec<(String, String)>>,
+    tokens: Mutex<Tokens>,
     project_root: PathBuf,
     attempts: Mutex<Vec<AuthAttempt>>,
     debug: bool,
+}
+
+/// Every token the server knows, in the order a request tries them: the first whose secret
+/// and username rule match decides.
+struct Tokens {
+    /// [`GitServer::add_token`]'s, in the order added: before the others, so that a test
+    /// can narrow what the `start` credential may do by registering its token again.
+    added: Vec<TokenSpec>,
+    /// The `start` credential (fetch and push), then [`GitServer::allow_fetch`]'s (fetch
+    /// only: GitLab answers their push with 403, as it does a job token's when job-token
+    /// push is off).
+    legacy: Vec<TokenSpec>,
+}
+
+impl Tokens {
+    fn in_order(&self) -> impl Iterator<Item = &TokenSpec> {
+        self.added.iter().chain(&self.legacy)
+    }
 }
 
 /// A running HTTPS git server; stops when dropped.
@@ -200,7 +224,8 @@ pub struct GitServer {
 
 impl GitServer {
     /// Starts a server on `ip` (must be a loopback address), on a free port,
-    /// accepting exactly `username`/`password`.
+    /// accepting exactly `username`/`password` (a [`TokenSpec::password`] that may fetch
+    /// and push every project), and the tokens [`GitServer::add_token`] adds later.
     pub fn start(ip: IpAddr, username: &str, password: &str) -> GitServer {
         assert!(ip.is_loopback(), "test servers bind loopback only: {ip}");
         let root = tempfile::Builder::new()
@@ -211,9 +236,10 @@ impl GitServer {
         std::fs::create_dir(&project_root).expect("create project root");
 
         let state = Arc::new(ServerState {
-            username: username.to_string(),
-            password: password.to_string(),
-            readers: Mutex::new(Vec::new()),
+            tokens: Mutex::new(Tokens {
+                added: Vec::new(),
+                legacy: vec![TokenSpec::password(username, password)],
+            }),
             project_root,
             attempts: Mutex::new(Vec::new()),
             debug: std::env::var_os("GIT_SERVER_DEBUG").is_some(),
@@ -260,10 +286,19 @@ impl GitServer {
     /// 403 `You are not allowed to push code to this project.`
     pub fn allow_fetch(&self, username: &str, password: &str) {
         self.state
-            .readers
+            .tokens
             .lock()
             .unwrap()
-            .push((username.to_owned(), password.to_owned()));
+            .legacy
+            .push(TokenSpec::password(username, password).access(gitlab::Access::Read));
+    }
+
+    /// Makes the server know `token`, for git and for GitLab's API (see `support::gitlab`
+    /// for the answers). Tokens added here are tried before the `start` and `allow_fetch`
+    /// credentials, in the order added; the first whose secret and username rule match a
+    /// request's decides, so registering the `start` password again narrows what it may do.
+    pub fn add_token(&self, token: TokenSpec) {
+        self.state.tokens.lock().unwrap().added.push(token);
     }
 
     /// [`GitServer::start`] on 127.0.0.1.
@@ -293,6 +328,11 @@ impl GitServer {
     /// file for the whole process).
     pub fn ca_pem_path() -> PathBuf {
         test_ca().pem_path.clone()
+    }
+
+    /// The same CA's certificate, for a client in the test process (`support::https`).
+    pub fn ca_cert_der() -> CertificateDer<'static> {
+        test_ca().cert.der().clone()
     }
 
     /// Where the bare repository for `path` (e.g. `group/project.git`) lives
@@ -464,6 +504,7 @@ async fn handle(
         .map(|pq| pq.as_str().to_string())
         .unwrap_or_else(|| "/".to_string());
     let credentials = basic_credentials(req.headers());
+    let api_token_header = gitlab::api_token_header(req.headers());
     // Headers worth seeing when debugging protocol problems.
     let debug_headers = if state.debug {
         [
@@ -484,47 +525,24 @@ async fn handle(
         String::new()
     };
 
-    let authorized = credentials
-        .as_ref()
-        .is_some_and(|(u, p)| *u == state.username && *p == state.password);
-    let reader = credentials.as_ref().is_some_and(|c| {
-        state
-            .readers
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|r| r.0 == c.0 && r.1 == c.1)
-    });
-    let push = path_and_query.contains("git-receive-pack");
-    let response = if reader && push && !authorized {
-        text_response(
-            StatusCode::FORBIDDEN,
-            "You are not allowed to push code to this project.\n".into(),
-        )
-    } else if authorized || reader {
-        match tokio::time::timeout(REQUEST_TIMEOUT, run_http_backend(req, state, peer)).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(err)) => text_response(StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n")),
-            Err(_) => text_response(
-                StatusCode::GATEWAY_TIMEOUT,
-                "git http-backend timed out\n".into(),
-            ),
-        }
-    } else {
-        let mut response =
-            text_response(StatusCode::UNAUTHORIZED, "authentication required\n".into());
-        response.headers_mut().insert(
-            hyper::header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"test\""),
+    let response = if req.uri().path().starts_with(gitlab::API_PREFIX) {
+        let (status, body) = gitlab::api_answer(
+            state.tokens.lock().unwrap().in_order(),
+            req.method().as_str(),
+            req.uri().path(),
+            req.headers(),
         );
-        response
+        json_response(status, &body)
+    } else {
+        git_response(req, state, peer, credentials.as_ref()).await
     };
 
     let status = response.status().as_u16();
     if state.debug {
         eprintln!(
-            "[git-server] {method} {path_and_query} user={:?}{debug_headers} -> {status}",
-            credentials.as_ref().map(|(u, _)| u)
+            "[git-server] {method} {path_and_query} user={:?} api-token-header={:?}{debug_headers} -> {status}",
+            credentials.as_ref().map(|(u, _)| u),
+            api_token_header,
         );
     }
     state.attempts.lock().unwrap().push(AuthAttempt {
@@ -532,16 +550,68 @@ async fn handle(
         path_and_query,
         credentials,
         status,
+        api_token_header,
     });
     response
 }
 
-fn text_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+/// GitLab's answer to a git request, from `git http-backend` when it is to be served.
+async fn git_response(
+    req: Request<Incoming>,
+    state: &ServerState,
+    peer: SocketAddr,
+    credentials: Option<&(String, String)>,
+) -> Response<Full<Bytes>> {
+    let answer = gitlab::git_answer(
+        state.tokens.lock().unwrap().in_order(),
+        credentials,
+        &percent_decode(req.uri().path()),
+        req.uri().query(),
+        |repo| state.project_root.join(repo).is_dir(),
+    );
+    match answer {
+        GitAnswer::Serve { username } => {
+            let backend = run_http_backend(req, state, peer, &username);
+            match tokio::time::timeout(REQUEST_TIMEOUT, backend).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(err)) => {
+                    text_response(StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n"))
+                }
+                Err(_) => {
+                    text_response(StatusCode::GATEWAY_TIMEOUT, "git http-backend timed out\n")
+                }
+            }
+        }
+        GitAnswer::Unauthorized => {
+            let mut response = text_response(StatusCode::UNAUTHORIZED, gitlab::ACCESS_DENIED);
+            response.headers_mut().insert(
+                hyper::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(gitlab::WWW_AUTHENTICATE),
+            );
+            response
+        }
+        GitAnswer::NotFound => text_response(StatusCode::NOT_FOUND, gitlab::PROJECT_NOT_FOUND),
+        GitAnswer::Forbidden(body) => text_response(StatusCode::FORBIDDEN, body),
+    }
+}
+
+fn text_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain"),
+    );
+    response
+}
+
+/// GitLab's API answers: JSON.
+fn json_response(status: u16, body: &serde_json::Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = StatusCode::from_u16(status).expect("a valid status");
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
     );
     response
 }
@@ -566,6 +636,7 @@ async fn run_http_backend(
     req: Request<Incoming>,
     state: &ServerState,
     peer: SocketAddr,
+    username: &str,
 ) -> Result<Response<Full<Bytes>>, String> {
     let (parts, body) = req.into_parts();
     // Buffering is fine: test repositories are tiny. It also lets us give
@@ -592,7 +663,7 @@ async fn run_http_backend(
         // `Content-Encoding: gzip` this is the compressed length, which is
         // what http-backend expects (it inflates the body itself).
         .env("CONTENT_LENGTH", body.len().to_string())
-        .env("REMOTE_USER", &state.username)
+        .env("REMOTE_USER", username)
         .env("REMOTE_ADDR", peer.ip().to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -6,6 +6,8 @@
 //! - `process`: the bounded runner (`Process`, `run`) and its one result type, `Run`;
 //! - `sandbox`: an isolated HOME and git config to run git and our helper in;
 //! - `git_server`: the TLS smart-HTTP server (`git http-backend` behind hyper);
+//! - `gitlab`: what that server answers, as GitLab: the tokens it knows, git's 401/403/404;
+//! - `https`: a one-request HTTPS client that trusts the test CA, for what git does not show;
 //! - `scenario`: the fluent set-up "server + sandbox + helper + git";
 //! - `helper`: running the helper as git does, the test token, the disk scan;
 //! - `daemon`: real daemons on private sockets, and their clean-up;
@@ -17,7 +19,9 @@
 
 pub mod daemon;
 pub mod git_server;
+pub mod gitlab;
 pub mod helper;
+pub mod https;
 pub mod process;
 pub mod programs;
 pub mod runner;
