@@ -16,3 +16,4 @@ mod runner_replay;
 mod server_selftest;
 mod status_chain;
 mod status_leaks;
+mod status_online;

@@ -103,9 +103,8 @@ fn gather(flags: &Flags, socket: &Path, mode: Mode, url: Option<String>, online:
 const PROBE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `--online`: git's own fetch and push probes of `url`, through the helper chain git uses.
-/// The push is a dry run of a ref that does not exist, from an empty repository made for
-/// it: git must connect to git-receive-pack, where the server decides, before it finds
-/// there is nothing to push; nothing is ever sent.
+/// The push is a dry run of an empty commit in a scratch repository made for it: git
+/// connects to git-receive-pack, where the server decides, and sends nothing.
 fn probe(url: &str) -> OnlineFacts {
     let run =
         |cmd: &mut std::process::Command| match crate::git::run_bounded(cmd, b"", PROBE_DEADLINE) {
@@ -130,15 +129,35 @@ fn probe(url: &str) -> OnlineFacts {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos())
     ));
-    let push = match crate::git::run(
-        crate::git::command().args(["init", "--quiet", "--bare"]).arg(&scratch),
+    let made = crate::git::run(
+        crate::git::command()
+            .args(["init", "--quiet"])
+            .arg(&scratch),
         "making a scratch repository",
-    ) {
+    )
+    .and_then(|_| {
+        crate::git::run(
+            crate::git::command()
+                .arg("-C")
+                .arg(&scratch)
+                .args(["-c", "user.name=probe", "-c", "user.email=probe@invalid"])
+                .args([
+                    "commit",
+                    "--quiet",
+                    "--allow-empty",
+                    "--no-verify",
+                    "-m",
+                    "probe",
+                ]),
+            "making a commit to offer",
+        )
+    });
+    let push = match made {
         Ok(_) => run(crate::git::unattended()
             .arg("-C")
             .arg(&scratch)
-            .args(["push", "--dry-run", "--porcelain", url])
-            .arg("refs/heads/git-credential-gitlab-ci-probe:refs/heads/git-credential-gitlab-ci-probe")),
+            .args(["push", "--dry-run", "--porcelain", "--no-verify", url])
+            .arg("HEAD:refs/heads/git-credential-gitlab-ci-probe")),
         Err(e) => Probe {
             ok: false,
             message: e.to_string(),
