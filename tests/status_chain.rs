@@ -100,3 +100,31 @@ fn the_storage_helper_fix_works_as_pasted() {
     let after = status(&sandbox);
     assert!(after.success(), "{}", after.stdout_str());
 }
+
+#[test]
+fn a_configured_image_outside_a_job_is_in_order() {
+    // As in a Dockerfile: no job variables, the helper configured for the server.
+    let sandbox = Sandbox::new();
+    sandbox
+        .helper(
+            ".",
+            &[
+                "configure",
+                "--global",
+                "--url",
+                "https://gitlab.example.com",
+            ],
+        )
+        .assert_success();
+    let run = status(&sandbox);
+    let out = run.stdout_str();
+    assert!(run.success(), "{out}");
+    assert!(!out.contains("PROBLEM"), "{out}");
+    assert!(
+        out.contains("outside a GitLab CI job, so nothing to serve yet: git asks git-credential-gitlab-ci for https://gitlab.example.com"),
+        "{out}"
+    );
+    // Not configured at all: nothing will ever be served, which is a problem.
+    let bare = Sandbox::new();
+    assert!(!status(&bare).success());
+}

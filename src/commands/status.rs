@@ -96,7 +96,31 @@ fn gather(flags: &Flags, socket: &Path, mode: Mode, url: Option<String>, online:
         git_version,
         stored: read_stored(),
         online: probes,
+        in_job: std::env::var_os("CI_SERVER_URL").is_some_and(|v| !v.is_empty()),
+        our_helpers: our_helpers(),
     }
+}
+
+/// Where git's config (as seen from here) names this program as the helper for an origin.
+fn our_helpers() -> Vec<(String, String)> {
+    let Ok(exe) = std::env::current_exe().and_then(|p| p.canonicalize()) else {
+        return Vec::new();
+    };
+    let exe = exe.display().to_string();
+    let entries = crate::git::read(std::env::current_dir().ok().as_deref()).unwrap_or_default();
+    entries
+        .iter()
+        .filter_map(|e| {
+            let ("credential", Some(origin), "helper") = e.parts() else {
+                return None;
+            };
+            let ours = e
+                .value
+                .as_deref()
+                .is_some_and(|v| crate::git::is_our_helper(v, &exe));
+            ours.then(|| (origin.to_owned(), e.location()))
+        })
+        .collect()
 }
 
 /// How long each of git's online probes may take.

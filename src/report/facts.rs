@@ -34,6 +34,11 @@ pub struct Facts {
     pub stored: Vec<StoredFile>,
     /// With `--online`: what the server said to git's own fetch and push probes.
     pub online: Option<OnlineFacts>,
+    /// Whether this runs inside a GitLab CI job (`CI_SERVER_URL` is set).
+    pub in_job: bool,
+    /// Where git's config names our helper for an origin: `(origin, location)`, for telling
+    /// a correctly configured image outside a job from a helper with nothing to do.
+    pub our_helpers: Vec<(String, String)>,
 }
 
 /// A file that holds credentials in plain text: its contents (the first 4 MiB), to find a

@@ -231,10 +231,23 @@ impl Report {
             ));
         }
         if config.credentials.is_empty() && !report.daemon.running {
-            report.lines.push(Line::problem(
-                "nothing to serve: no --url, no config file credential, and not inside a GitLab CI job",
-                "pass --url https://gitlab.example.com in the helper string, or add a [[credential]] to the config file",
-            ));
+            if !facts.in_job && !facts.our_helpers.is_empty() {
+                // An image being built, or a shell outside CI: configured, waiting for a job.
+                let places: Vec<String> = facts
+                    .our_helpers
+                    .iter()
+                    .map(|(origin, at)| format!("{origin} ({at})"))
+                    .collect();
+                report.lines.push(Line::ok(format!(
+                    "outside a GitLab CI job, so nothing to serve yet: git asks git-credential-gitlab-ci for {}; inside a job it serves the job's server (CI_SERVER_URL) with CI_JOB_TOKEN, or what its options and config files say",
+                    places.join(", ")
+                )));
+            } else {
+                report.lines.push(Line::problem(
+                    "nothing to serve: no --url, no config file credential, and not inside a GitLab CI job",
+                    "pass --url https://gitlab.example.com in the helper string, or add a [[credential]] to the config file",
+                ));
+            }
         }
         report.credentials = config
             .credentials
@@ -278,6 +291,7 @@ impl Report {
                 );
                 report.git = Some(git::inspect(&g, &served, &tokens, &known));
             }
+            None if !facts.in_job && !facts.our_helpers.is_empty() => {}
             None => report.lines.push(Line::warning(
                 "no URL to check git's set-up for: not in a repository with an origin remote, and CI_SERVER_URL is not set",
                 "git-credential-gitlab-ci status https://gitlab.example.com/group/project.git",
@@ -711,6 +725,8 @@ mod tests {
             git_version: Some(Version::new(2, 43)),
             stored: Vec::new(),
             online: None,
+            in_job: true,
+            our_helpers: Vec::new(),
         }
     }
 
@@ -1695,5 +1711,25 @@ mod tests {
             line(git_lines(&report), "within 10 s").level,
             Level::Problem
         );
+    }
+
+    #[test]
+    fn a_configured_image_outside_a_job_is_in_order() {
+        let mut f = facts(Vec::new(), None);
+        f.in_job = false;
+        f.our_helpers = vec![(
+            "https://gitlab.example.com".into(),
+            "/etc/gitconfig (system)".into(),
+        )];
+        let report = Report::build(f);
+        assert_eq!(report.worst(), Level::Ok, "{}", report.to_text());
+        let waiting = line(&report.lines, "outside a GitLab CI job");
+        assert!(waiting
+            .message
+            .contains("https://gitlab.example.com (/etc/gitconfig (system))"));
+        // Not configured anywhere: still a problem.
+        let mut f = facts(Vec::new(), None);
+        f.in_job = false;
+        assert_eq!(Report::build(f).worst(), Level::Problem);
     }
 }

@@ -126,9 +126,9 @@ mod tests {
         assert_eq!(
             answer(&probe(
                 false,
-                "error: src refspec refs/heads/x does not match any"
+                "fatal: unable to access 'x': SSL certificate problem"
             )),
-            Answer::Allowed
+            Answer::Other
         );
         assert_eq!(
             answer(&probe(
