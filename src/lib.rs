@@ -29,7 +29,6 @@ mod credential;
 mod daemon;
 mod error;
 mod git;
-mod gitlab_api;
 mod hardening;
 mod ipc;
 mod logging;

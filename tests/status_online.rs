@@ -3,7 +3,7 @@
 //! 403 for an access token without the rights to push, and a 404 for a project the token
 //! cannot see. It never prints the token.
 
-use crate::support::gitlab::{Access, AccessTokenInfo, JobInfo, TokenSpec};
+use crate::support::gitlab::{Access, TokenSpec};
 use crate::support::helper::TOKEN;
 use crate::support::process::Run;
 use crate::support::scenario::Scenario;
@@ -121,81 +121,3 @@ fn a_project_the_token_cannot_see_is_a_404() {
     assert!(out.contains("allowlist"), "{out}");
 }
 
-#[test]
-fn gitlabs_api_says_whose_job_token_it_is() {
-    let job = job_with(
-        TOKEN,
-        TokenSpec {
-            job: JobInfo {
-                id: 4242,
-                name: "release".into(),
-                project_id: 77,
-                ..JobInfo::default()
-            },
-            ..TokenSpec::job(TOKEN)
-        },
-    );
-    let (run, json) = online(&job);
-    let out = run.stdout_str();
-    assert!(run.success(), "{out}");
-    assert!(
-        out.contains("GitLab's API: a job token of job 4242 (release), project 77"),
-        "{out}"
-    );
-    assert_eq!(json["online"]["lines"][2]["level"], "ok", "{json:#}");
-    let asked: Vec<_> = job
-        .served()
-        .attempts()
-        .into_iter()
-        .filter_map(|a| a.api_token_header)
-        .collect();
-    // Once for the text report and once for the JSON one.
-    assert_eq!(asked, ["JOB-TOKEN", "JOB-TOKEN"]);
-}
-
-#[test]
-fn gitlabs_api_flags_an_access_token_without_write_repository_and_near_expiry() {
-    let soon = {
-        let days = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            / 86_400
-            + 5;
-        // A date 5 days from now, as GitLab writes it.
-        let out = std::process::Command::new("date")
-            .args(["-u", "-d", &format!("@{}", days * 86_400), "+%Y-%m-%d"])
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
-    for (scopes, expect) in [
-        (vec!["read_repository"], "without write_repository"),
-        (vec!["write_repository"], "expires within 14 days"),
-    ] {
-        let job = Scenario::new()
-            .server("someone-else", "glpat-NobodyUsesThisPassword0")
-            .helper_args(["--token-env", "MY_PAT"])
-            .in_job(TOKEN)
-            .env("MY_PAT", PAT);
-        job.served().add_token(TokenSpec {
-            access_token: AccessTokenInfo {
-                name: "release".into(),
-                scopes: scopes.iter().map(|s| s.to_string()).collect(),
-                expires_at: Some(soon.clone()),
-                ..AccessTokenInfo::default()
-            },
-            ..TokenSpec::project_access(PAT)
-        });
-        let (run, _) = online_with(&job, &["--token-env", "MY_PAT"]);
-        let out = run.stdout_str();
-        assert!(
-            out.contains("GitLab's API: access token \"release\"") && out.contains(expect),
-            "{scopes:?}: {out}"
-        );
-        assert!(
-            out.contains(&format!("expires {soon} (in 5 days)")),
-            "{out}"
-        );
-    }
-}

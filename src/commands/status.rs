@@ -31,9 +31,8 @@ pub fn run(
     url: Option<String>,
     json: bool,
     online: bool,
-    warn_days: u64,
 ) -> Result<ExitCode, Failure> {
-    let facts = gather(flags, socket, mode, url, online, warn_days);
+    let facts = gather(flags, socket, mode, url, online);
     let redactor = Redactor::new(served_tokens(&facts));
     let report = Report::build(facts);
     let text = if json {
@@ -66,14 +65,7 @@ fn served_tokens(facts: &Facts) -> Vec<std::sync::Arc<crate::token::Token>> {
 }
 
 /// Everything the report is built from, read now. `url` is the URL given to check, if any.
-fn gather(
-    flags: &Flags,
-    socket: &Path,
-    mode: Mode,
-    url: Option<String>,
-    online: bool,
-    warn_days: u64,
-) -> Facts {
+fn gather(flags: &Flags, socket: &Path, mode: Mode, url: Option<String>, online: bool) -> Facts {
     let daemon = ask_daemon(socket, mode);
     let target = url
         .map(|u| (u, "given on the command line".to_owned()))
@@ -94,18 +86,7 @@ fn gather(
         .is_ok_and(|c| c.credentials.iter().any(|c| c.tokens.token.is_some()))
         || matches!(daemon.reply, Some(Ok((Kind::Data, _))));
     let probes = online
-        .then(|| {
-            target.as_ref().map(|(url, _)| {
-                // The token we answer with for the URL's origin, to ask the API about.
-                let token = config.as_ref().ok().and_then(|c| {
-                    c.credentials
-                        .iter()
-                        .filter(|cf| url.starts_with(&cf.credential.scope.origin.to_string()))
-                        .find_map(|cf| cf.tokens.token.clone())
-                });
-                probe(url, token.as_deref(), warn_days)
-            })
-        })
+        .then(|| target.as_ref().map(|(url, _)| probe(url)))
         .flatten();
     Facts {
         config,
@@ -148,7 +129,7 @@ const PROBE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 /// `--online`: git's own fetch and push probes of `url`, through the helper chain git uses.
 /// The push is a dry run of an empty commit in a scratch repository made for it: git
 /// connects to git-receive-pack, where the server decides, and sends nothing.
-fn probe(url: &str, token: Option<&crate::token::Token>, warn_days: u64) -> OnlineFacts {
+fn probe(url: &str) -> OnlineFacts {
     let run =
         |cmd: &mut std::process::Command| match crate::git::run_bounded(cmd, b"", PROBE_DEADLINE) {
             Ok(r) => Probe {
@@ -207,67 +188,10 @@ fn probe(url: &str, token: Option<&crate::token::Token>, warn_days: u64) -> Onli
         },
     };
     let _ = std::fs::remove_dir_all(&scratch);
-    let identity = token.map(|t| {
-        let api = api_base(url);
-        crate::gitlab_api::identify(&api, t, &transport(&api))
-    });
     OnlineFacts {
         url: url.to_owned(),
         fetch,
         push,
-        identity,
-        warn_days,
-    }
-}
-
-/// The API of the server `url` is on: `CI_API_V4_URL` in a job on that server (it has the
-/// path of an instance under one), else `<origin>/api/v4`.
-fn api_base(url: &str) -> String {
-    let origin = crate::git::Url::parse(url)
-        .map(|u| match u.port {
-            Some(p) => format!("{}://{}:{p}", u.scheme, u.host),
-            None => format!("{}://{}", u.scheme, u.host),
-        })
-        .unwrap_or_default();
-    std::env::var("CI_API_V4_URL")
-        .ok()
-        .filter(|api| !origin.is_empty() && api.starts_with(&origin))
-        .unwrap_or_else(|| format!("{origin}/api/v4"))
-}
-
-/// git's CA file and proxy for `url`, as git matches them, for the API client.
-fn transport(url: &str) -> crate::gitlab_api::Transport {
-    let git_config = |key: &str| {
-        crate::git::run(
-            crate::git::command().args(["config", "--get-urlmatch", key, url]),
-            "reading git's http settings",
-        )
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .filter(|v| !v.is_empty())
-    };
-    let ca_file = std::env::var_os("GIT_SSL_CAINFO")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| git_config("http.sslCAInfo").map(PathBuf::from))
-        .or_else(|| {
-            // The system's bundle, where the common distributions keep it.
-            std::env::var_os("SSL_CERT_FILE")
-                .map(PathBuf::from)
-                .into_iter()
-                .chain(
-                    [
-                        "/etc/ssl/certs/ca-certificates.crt",
-                        "/etc/pki/tls/certs/ca-bundle.crt",
-                        "/etc/ssl/cert.pem",
-                    ]
-                    .map(PathBuf::from),
-                )
-                .find(|p| p.is_file())
-        });
-    crate::gitlab_api::Transport {
-        ca_file,
-        proxy: git_config("http.proxy"),
     }
 }
 
