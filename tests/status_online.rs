@@ -120,4 +120,3 @@ fn a_project_the_token_cannot_see_is_a_404() {
     assert!(out.contains("fetch: the server answered 404"), "{out}");
     assert!(out.contains("allowlist"), "{out}");
 }
-
