@@ -1,6 +1,8 @@
 //! One line of the report: its level, what it says, and how to fix it. A leaf: every part of
 //! the report builds these.
 
+use std::time::Duration;
+
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -41,4 +43,9 @@ impl Line {
             fix: Some(fix.into()),
         }
     }
+}
+
+/// A duration as the report shows it.
+pub fn rounded(d: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
 }

@@ -8,6 +8,7 @@
 //! finds in git's set-up is worked out in [`git`], what it finds in the files credentials
 //! are stored in in [`stored`]; every part's lines are [`line`]s.
 
+mod daemon;
 mod facts;
 mod git;
 mod line;
@@ -18,6 +19,7 @@ pub use facts::{
     ConfigFacts, CredentialFacts, DaemonFacts, Facts, FillFacts, GitFacts, OnlineFacts, Probe,
     StoredFile, StoredFormat,
 };
+use line::rounded;
 pub use line::{Level, Line};
 
 use std::fmt::Write as _;
@@ -26,15 +28,14 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::client::{ClientError, Mode};
 use crate::config::{ConfigFileState, DEFAULT_USERNAME};
 use crate::credential::expiry;
 use crate::credential::{Credential, Provenance};
 use crate::git::Version;
 use crate::ipc::DaemonState;
-use crate::ipc::Kind;
 use crate::token::{looks_like_token, Masked, TokenKind};
 use crate::token::{TokenSource, Unavailable};
+use daemon::{daemon_report, DaemonReport};
 use git::GitFindings;
 
 #[derive(Debug, Serialize)]
@@ -56,132 +57,6 @@ pub struct CredentialReport {
     /// Seconds since the Unix epoch.
     pub expires_at: Option<u64>,
     pub lines: Vec<Line>,
-}
-
-/// What the daemon on the socket said about itself, if one answered.
-#[derive(Debug, Serialize)]
-pub struct DaemonReport {
-    pub socket: String,
-    pub mode: Mode,
-    pub running: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<DaemonState>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unreachable: Option<String>,
-    pub lines: Vec<Line>,
-}
-
-/// What the daemon's reply says about it. An absent daemon is a finding like any other.
-fn daemon_report(facts: DaemonFacts) -> DaemonReport {
-    let socket = facts.socket.as_path();
-    let mode = facts.mode;
-    let mut report = DaemonReport {
-        socket: socket.display().to_string(),
-        mode,
-        running: false,
-        state: None,
-        unreachable: None,
-        lines: Vec::new(),
-    };
-    let Some(reply) = facts.reply else {
-        report.lines.push(Line::ok(
-            "the daemon is not used (--use-daemon never): git is answered standalone",
-        ));
-        return report;
-    };
-    let state = match reply {
-        Ok((Kind::Data, json)) => {
-            serde_json::from_slice::<DaemonState>(&json).map_err(|e| e.to_string())
-        }
-        Ok((kind, _)) => Err(format!("unexpected {kind:?} reply")),
-        Err(ClientError::NotRunning(_)) if facts.lock_holder.is_some() => {
-            let pid = facts.lock_holder.unwrap_or_default();
-            report.lines.push(Line::problem(
-                format!("a daemon (pid {pid}) holds the lock for {} but its socket is gone, so git cannot reach it", socket.display()),
-                format!("it stops by itself within a second; if it does not: kill {pid}, then start the daemon again"),
-            ));
-            return report;
-        }
-        Err(ClientError::Stale(_)) => {
-            let message = format!(
-                "{} was left by a daemon that is no longer running (killed, or the machine restarted)",
-                socket.display()
-            );
-            let fix = "start it again: git-credential-gitlab-ci daemon --detach --ttl 2h (it reclaims the stale socket)";
-            report.lines.push(match mode {
-                Mode::Only => Line::problem(
-                    format!("{message}; with --use-daemon only git gets no answer"),
-                    fix,
-                ),
-                _ => Line::warning(format!("{message}; git is answered standalone"), fix),
-            });
-            return report;
-        }
-        Err(ClientError::NotRunning(_)) => {
-            let line = match mode {
-                Mode::Only => Line::problem(
-                    format!("no daemon is running on {}, and --use-daemon only forbids answering without one", socket.display()),
-                    "start it: git-credential-gitlab-ci daemon --detach --ttl 2h",
-                ),
-                _ => Line::ok(format!("no daemon on {}: git is answered standalone", socket.display())),
-            };
-            report.lines.push(line);
-            return report;
-        }
-        Err(e) => Err(e.to_string()),
-    };
-    match state {
-        Ok(state) => {
-            report.running = true;
-            report.lines.push(Line::ok(format!(
-                "daemon running: pid {}, socket {}, up {}; answered {}, refused {}, rejected by the server {}",
-                state.pid,
-                state.socket,
-                rounded(Duration::from_secs(state.uptime_secs)),
-                state.answered,
-                state.refused,
-                state.rejected
-            )));
-            for c in state.credentials.iter().filter(|c| c.token.is_none()) {
-                report.lines.push(Line::problem(
-                    format!(
-                        "the daemon has no usable token for {}: {}",
-                        c.url,
-                        c.unavailable.join("; ")
-                    ),
-                    "restore the token file (the daemon reads it on every request), or restart the daemon with the token in its environment",
-                ));
-            }
-            if let Some(r) = &state.last_rejection {
-                let at = humantime::format_rfc3339_seconds(
-                    SystemTime::UNIX_EPOCH + Duration::from_secs(r.at),
-                );
-                report.lines.push(Line::problem(
-                    format!(
-                        "the token for {} (fingerprint {}) was rejected by the server at {at}",
-                        r.origin,
-                        r.fingerprint.as_deref().unwrap_or("unknown")
-                    ),
-                    "the server answered 401 (git erases only then): the token is expired or revoked, or belongs to another GitLab instance; a job token lives only as long as its job. Restart the daemon with a valid token. (A missing permission is a 403, which git does not erase.)",
-                ));
-            }
-            report.state = Some(state);
-        }
-        Err(e) => {
-            report.unreachable = Some(e.clone());
-            let level = if mode == Mode::Only {
-                Level::Problem
-            } else {
-                Level::Warning
-            };
-            report.lines.push(Line {
-                level,
-                message: format!("a daemon socket exists at {} but cannot be used: {e}", socket.display()),
-                fix: Some("stop it (git-credential-gitlab-ci stop) or remove the stale socket, then start it again".into()),
-            });
-        }
-    }
-    report
 }
 
 #[derive(Debug, Serialize)]
@@ -590,10 +465,6 @@ fn expiry_line(at: SystemTime, now: SystemTime, git: Option<Version>) -> Line {
     }
 }
 
-fn rounded(d: Duration) -> String {
-    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
-}
-
 /// A warning when a token file's permission bits let other users read it.
 fn permission_line(path: &Path, mode: u32) -> Option<Line> {
     (mode & 0o077 != 0).then(|| {
@@ -616,10 +487,12 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::client::{ClientError, Mode};
     use crate::config::ConfigError;
     use crate::credential::Scope;
     use crate::git::{Entry, HelperKind, Source};
     use crate::ipc::HeldCredential;
+    use crate::ipc::Kind;
     use crate::token::{Resolution, Token};
 
     /// A personal access token; only its masked form may ever appear.
@@ -1543,6 +1416,8 @@ mod tests {
             ("git.rs", include_str!("git.rs")),
             ("line.rs", include_str!("line.rs")),
             ("stored.rs", include_str!("stored.rs")),
+            ("daemon.rs", include_str!("daemon.rs")),
+            ("online.rs", include_str!("online.rs")),
         ];
         let forbidden = [
             "std::fs",
