@@ -897,3 +897,50 @@ fn the_audit_trail_can_be_json_lines() {
         "scheme, host and port match no served origin"
     );
 }
+
+#[test]
+fn a_stdout_that_cannot_be_written_is_an_error_not_a_panic() {
+    // With `panic = "abort"`, a panic on a failed write would dump core; it must be an error.
+    let dir = socket_dir();
+    let socket = dir.path().join("sock");
+    let to_full = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", r#"exec "$0" "$@" >/dev/full"#, binary()])
+            .arg("--socket")
+            .arg(&socket)
+            .args(args)
+            .env_clear();
+        carry_git_env(&mut cmd).env("HOME", "/nonexistent");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Process::new(cmd).timeout(Duration::from_secs(15)).run()
+    };
+    let started = to_full(
+        &["daemon", "--detach", "--ttl", "60s"],
+        &[
+            ("CI_SERVER_URL", "https://gitlab.example.com"),
+            ("CI_JOB_TOKEN", TOKEN),
+        ],
+    );
+    assert_eq!(started.status.code(), Some(1), "{}", text(&started.stderr));
+    assert!(
+        text(&started.stderr).contains("but stdout cannot be written"),
+        "{}",
+        text(&started.stderr)
+    );
+    assert!(socket.exists(), "the daemon itself started");
+    let stopped = to_full(&["stop"], &[]);
+    assert_eq!(stopped.status.code(), Some(1), "{}", text(&stopped.stderr));
+    assert!(
+        text(&stopped.stderr).contains("the daemon stopped, but stdout cannot be written"),
+        "{}",
+        text(&stopped.stderr)
+    );
+    assert!(!text(&stopped.stderr).contains("panicked"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while socket.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!socket.exists());
+}

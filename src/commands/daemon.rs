@@ -1,5 +1,6 @@
 //! `daemon` and `stop`: start the process that holds the tokens, and stop it.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -38,9 +39,20 @@ pub fn stop(socket: &Path) -> Result<ExitCode, Failure> {
     while socket.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    println!(
+    // A failed write is an error with a message, never a panic: with `panic = "abort"` a
+    // panic would dump core.
+    let said = writeln!(
+        std::io::stdout(),
         "git-credential-gitlab-ci: the daemon on {} has stopped",
         socket.display()
     );
+    said.map_err(|e| {
+        Failure::new(
+            "stop",
+            Error::Daemon(format!(
+                "the daemon stopped, but stdout cannot be written: {e}"
+            )),
+        )
+    })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -33,8 +33,10 @@ pub fn run(packaging: Packaging) -> Result<ExitCode, Failure> {
             completions(crate::cli::command(), shell, &dir).map(|path| vec![path])
         }
     };
+    let mut out = std::io::stdout().lock();
     for path in written.map_err(|e| Failure::bare(Error::Generate(e)))? {
-        println!("{}", path.display());
+        // An error, not a panic, when stdout cannot be written.
+        writeln!(out, "{}", path.display()).map_err(|e| Failure::bare(Error::Generate(e)))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -309,12 +309,19 @@ mod reexec {
 
         let answer = read_ready(ready_r)?;
         if let Some(pid) = answer.strip_prefix("ready ") {
-            println!(
+            // A failed write is an error with a message, never a panic (see `stop`).
+            let said = writeln!(
+                std::io::stdout(),
                 "git-credential-gitlab-ci daemon: running, pid {}, socket {}",
                 pid.trim(),
                 settings.socket.display()
             );
-            return Ok(ExitCode::SUCCESS);
+            return said.map(|()| ExitCode::SUCCESS).map_err(|e| {
+                format!(
+                    "the daemon is running (pid {}), but stdout cannot be written: {e}",
+                    pid.trim()
+                )
+            });
         }
         let _ = child.wait();
         match answer.strip_prefix("error ") {
