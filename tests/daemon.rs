@@ -944,3 +944,27 @@ fn a_stdout_that_cannot_be_written_is_an_error_not_a_panic() {
     }
     assert!(!socket.exists());
 }
+
+#[test]
+fn request_fields_in_the_audit_trail_are_quoted_and_escaped() {
+    // A same-uid caller must not forge fields or put terminal escapes in daemon.log.
+    let hostile = "evil.example\u{1b}[2J\u{202e} decision=\"answer\" token=x";
+    let dir = socket_dir();
+    let socket = dir.path().join("sock");
+    let daemon = job_daemon(&socket).detach();
+    daemon.get(hostile).assert_silent("a hostile host");
+    assert!(daemon.log_eventually_contains("\"refuse\"", Duration::from_secs(3)));
+    let log = daemon.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("decision=\"refuse\""))
+        .unwrap_or_else(|| panic!("no refusal in {log}"));
+    assert!(
+        !line.contains('\u{1b}') && !line.contains('\u{202e}'),
+        "{line:?}"
+    );
+    assert!(
+        line.contains(r#"host="evil.example\u{1b}[2J\u{202e} decision=\"answer\" token=x""#),
+        "{line:?}"
+    );
+}

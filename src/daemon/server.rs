@@ -364,7 +364,9 @@ fn get(payload: &[u8], daemon: &Daemon, peer: &Peer) -> Zeroizing<Vec<u8>> {
                 reason = %why,
                 peer_pid = peer.pid,
                 peer_command = peer.command.as_deref(),
-                host = %host.unwrap_or_default(),
+                // As a string, so both log formats quote and escape it: it comes from the
+                // request, and must not forge fields or put escape sequences in the log.
+                host = host.unwrap_or_default(),
             );
             frame(Kind::Refuse, why.to_string().as_bytes())
         }
