@@ -968,3 +968,22 @@ fn request_fields_in_the_audit_trail_are_quoted_and_escaped() {
         "{line:?}"
     );
 }
+
+#[test]
+fn a_fifo_at_the_lock_path_cannot_hang_status() {
+    // Anyone who can write in the socket directory could plant one (issue: status hung).
+    let dir = socket_dir();
+    let socket = dir.path().join("sock");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        dir.path().join("sock.lock"),
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+    let status = Process::new(ours(&socket, &["status"]))
+        .timeout(Duration::from_secs(10))
+        .run();
+    let out = text(&status.stdout);
+    assert!(out.contains("summary:"), "{out}{}", text(&status.stderr));
+    assert!(out.contains("no daemon on"), "{out}");
+}

@@ -201,11 +201,21 @@ impl InstanceLock {
 pub fn lock_holder(socket: &Path) -> Option<u32> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
+    // Non-blocking, so a FIFO planted at the lock's path cannot hang `status`; and only a
+    // regular file is read.
     let mut file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .custom_flags(
+            (rustix::fs::OFlags::NOFOLLOW
+                | rustix::fs::OFlags::NONBLOCK
+                | rustix::fs::OFlags::NOCTTY)
+                .bits() as i32,
+        )
         .open(InstanceLock::path_for(socket))
         .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
     match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockShared) {
         Ok(()) => None,
         Err(rustix::io::Errno::WOULDBLOCK) => {
