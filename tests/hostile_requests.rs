@@ -279,3 +279,56 @@ fn bad_configuration_gets_a_clear_error_and_no_answer() {
     run_helper(&["get"], request, &config_env(&missing_token_file))
         .assert_silent("a token file that does not exist");
 }
+
+#[test]
+fn a_relative_config_path_or_home_is_never_read() {
+    // git runs helpers in the repository it works on: a relative path would make a file
+    // committed there ("url = https://evil.example") our configuration.
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(repo.path().join("ci")).unwrap();
+    let evil = "[[credential]]\nurl = \"https://evil.example\"\n";
+    std::fs::write(repo.path().join("ci/creds.toml"), evil).unwrap();
+    // Where the user's config file is with HOME=. in the repository.
+    let user = repo.path().join(".config/git-credential-gitlab-ci");
+    std::fs::create_dir_all(&user).unwrap();
+    std::fs::write(user.join("config.toml"), evil).unwrap();
+    let request = b"protocol=https\nhost=evil.example\n";
+    for (name, value) in [
+        ("GIT_CREDENTIAL_GITLAB_CI_CONFIG", "ci/creds.toml"),
+        ("HOME", "."),
+    ] {
+        let mut env = served();
+        env.retain(|(k, _)| *k != "HOME");
+        env.push((name, value.to_owned()));
+        if name == "GIT_CREDENTIAL_GITLAB_CI_CONFIG" {
+            env.push(("HOME", "/nonexistent".to_owned()));
+        }
+        let mut cmd = helper_command();
+        cmd.arg("get")
+            .env_clear()
+            .envs(env.clone())
+            .current_dir(repo.path());
+        let got = crate::support::process::Process::new(cmd)
+            .stdin(request)
+            .run();
+        got.assert_silent(name);
+        // status says why, plainly, and exits 1.
+        let mut cmd = helper_command();
+        cmd.arg("status")
+            .env_clear()
+            .envs(env)
+            .current_dir(repo.path());
+        let status = crate::support::process::run(cmd);
+        assert_eq!(
+            status.status.code(),
+            Some(1),
+            "{name}: {}",
+            status.output_str()
+        );
+        assert!(
+            status.output_str().contains("is not an absolute path"),
+            "{name}: {}",
+            status.output_str()
+        );
+    }
+}

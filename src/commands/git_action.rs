@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use crate::cli::{socket_path, Command};
 use crate::client::{self, Mode};
-use crate::config::{Config, Flags, ProcessEnv};
+use crate::config::{Config, ConfigError, Flags, ProcessEnv};
 use crate::credential::{
     answer, decide, read_message, Answered, Decision, Request, Stdin, READ_TIMEOUT,
 };
@@ -89,7 +89,14 @@ pub fn run(
         _ => {}
     }
     // A broken setting is the administrator's to fix; git shows the message to the user.
-    let config = Config::load(flags, &ProcessEnv).map_err(Failure::bare)?;
+    // A relative config path is refused in silence: it could be the repository's to set.
+    let config = match Config::load(flags, &ProcessEnv) {
+        Err(why @ ConfigError::Relative { .. }) => {
+            tracing::info!(decision = "refuse", reason = %why);
+            return Ok(ExitCode::SUCCESS);
+        }
+        other => other.map_err(Failure::bare)?,
+    };
     match command {
         Command::Get => Ok(match get(&request, &config) {
             Some(answered) => write_answer(&answered.response),

@@ -76,6 +76,14 @@ impl Config {
         }
         let (paths, explicit) = config_paths(flags, env);
         for path in paths {
+            if !path.is_absolute() {
+                let what = if explicit {
+                    "the config file"
+                } else {
+                    "the user's config file (from HOME or XDG_CONFIG_HOME)"
+                };
+                return Err(ConfigError::Relative { what, path });
+            }
             let present = match config_file::read(&path)? {
                 Some(text) => {
                     config.credentials.extend(config_file::parse(&text, &path)?);

@@ -35,6 +35,10 @@ pub enum ConfigError {
     NoUrl,
     #[error("config file {}: {problem}", path.display())]
     File { path: PathBuf, problem: String },
+    /// git runs helpers in the repository it works on, so a relative config path, or one
+    /// under a relative HOME, would make the repository's files our trusted configuration.
+    #[error("{what} {} is not an absolute path: git runs this helper inside the repository it works on, whose files are not trusted configuration; give an absolute path", path.display())]
+    Relative { what: &'static str, path: PathBuf },
 }
 
 pub fn parse_scope(url: &str, setting: &str) -> Result<Scope, ConfigError> {
