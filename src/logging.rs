@@ -15,11 +15,21 @@ pub fn init() {
     let Some(level) = std::env::var_os(ENV_LOG) else {
         return;
     };
+    // A level name, else a boolean as git reads one (`false`, `no`, `0`: off; `true`,
+    // `yes`, `1`: debug), else debug.
     let level = match level.to_str().map(str::trim) {
-        Some(l) if l.eq_ignore_ascii_case("off") || l.is_empty() => return,
-        Some(l) => l.parse::<LevelFilter>().unwrap_or(LevelFilter::DEBUG),
+        Some(l) => match l.parse::<LevelFilter>() {
+            Ok(level) if !l.chars().all(|c| c.is_ascii_digit()) => level,
+            _ => match crate::git::parse_bool(l) {
+                Some(false) => return,
+                _ => LevelFilter::DEBUG,
+            },
+        },
         None => LevelFilter::DEBUG,
     };
+    if level == LevelFilter::OFF {
+        return;
+    }
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(level)

@@ -332,3 +332,33 @@ fn a_relative_config_path_or_home_is_never_read() {
         );
     }
 }
+
+#[test]
+fn the_log_setting_reads_booleans_as_git_does() {
+    let request = format!(
+        "protocol=https\nhost={}\n",
+        SERVED.trim_start_matches("https://")
+    );
+    for (value, logs) in [
+        ("false", false),
+        ("no", false),
+        ("0", false),
+        ("off", false),
+        ("", false),
+        ("true", true),
+        ("1", true),
+        ("info", true),
+    ] {
+        let mut env = served();
+        env.push(("GIT_CREDENTIAL_GITLAB_CI_LOG", value.to_owned()));
+        let run = run_helper(&["get"], request.as_bytes(), &env);
+        assert!(run.success(), "{value}: {}", run.output_str());
+        assert!(run.stdout_str().contains("password="), "{value}");
+        assert_eq!(
+            !run.stderr.is_empty(),
+            logs,
+            "{value:?}: {}",
+            run.stderr_str()
+        );
+    }
+}

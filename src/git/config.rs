@@ -175,10 +175,21 @@ fn mark_environment_entries(entries: &mut [Entry], env: impl Fn(&str) -> Option<
     }
 }
 
-/// Whether git reads a config value as boolean true: no `=` at all, or true/yes/on/1 in
-/// any case.
+/// Whether git reads a config value as boolean true: no `=` at all, or what [`parse_bool`]
+/// reads as true.
 pub fn is_true(value: Option<&str>) -> bool {
-    value.is_none_or(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1"))
+    value.is_none_or(|v| parse_bool(v) == Some(true))
+}
+
+/// A boolean as git reads one (`git_parse_maybe_bool`): true/yes/on and false/no/off in any
+/// case, the empty string as false, and an integer as true unless it is 0. `None` for
+/// anything else.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" => Some(true),
+        "false" | "no" | "off" | "" => Some(false),
+        n => n.parse::<i64>().ok().map(|n| n != 0),
+    }
 }
 
 /// Lowercases the section and the name, as git stores keys.
@@ -242,6 +253,18 @@ pub fn ere_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn booleans_are_read_as_git_reads_them() {
+        for t in ["true", "YES", "On", "1", "42", "-1"] {
+            assert_eq!(parse_bool(t), Some(true), "{t}");
+        }
+        for f in ["false", "No", "OFF", "0", ""] {
+            assert_eq!(parse_bool(f), Some(false), "{f:?}");
+        }
+        assert_eq!(parse_bool("debug"), None);
+        assert!(is_true(None) && is_true(Some("yes")) && !is_true(Some("0")));
+    }
     use crate::git::{has_password, mask_password, strip_userinfo};
 
     #[test]

@@ -15,7 +15,9 @@ mod runner;
 mod url;
 mod version;
 
-pub use config::{ere_escape, is_true, normalise_key, parse_list, read, rewrite, Entry, Source};
+pub use config::{
+    ere_escape, is_true, normalise_key, parse_bool, parse_list, read, rewrite, Entry, Source,
+};
 pub use editor::{parse as parse_config_lines, RawFile, MARKER};
 pub use env::{env_entries, parameter, parameters, process_env, EnvError, Parameter};
 pub use fill::{fill, Filled};
