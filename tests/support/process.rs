@@ -20,8 +20,11 @@ use std::time::{Duration, Instant};
 /// command finishes in well under a second.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// How long to wait for end-of-file on the child's output once it has exited.
-const PIPE_GRACE: Duration = Duration::from_secs(2);
+/// How long to wait for end-of-file on the child's output once it has exited. Only a pipe
+/// held open by a leftover process waits this long; a finished one returns at once. Generous,
+/// because with 200 processes at once on a 2-core CI machine the thread that reads a pipe can
+/// be starved for seconds (CI once saw 2 s run out with the whole answer already read).
+const PIPE_GRACE: Duration = Duration::from_secs(5);
 
 /// How one program ran: its exit status and everything it wrote.
 #[derive(Debug)]
