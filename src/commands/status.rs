@@ -85,29 +85,36 @@ fn gather(flags: &Flags, socket: &Path, mode: Mode, url: Option<String>, online:
         .as_ref()
         .is_ok_and(|c| c.credentials.iter().any(|c| c.tokens.token.is_some()))
         || matches!(daemon.reply, Some(Ok((Kind::Data, _))));
+    // git's config as git reads it from here, and our own path, read once for the report.
+    let entries = crate::git::read(std::env::current_dir().ok().as_deref()).unwrap_or_default();
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.canonicalize().ok())
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     let probes = online
         .then(|| target.as_ref().map(|(url, _)| probe(url)))
         .flatten();
     Facts {
         config,
         daemon,
-        git: target.map(|(url, url_from)| read_git(url, url_from, git_version, tokens_known)),
+        our_helpers: our_helpers(&entries, &exe),
+        git: target.map(|(url, url_from)| {
+            read_git(url, url_from, git_version, tokens_known, entries, exe)
+        }),
         now,
         git_version,
         stored: read_stored(),
         online: probes,
         in_job: std::env::var_os("CI_SERVER_URL").is_some_and(|v| !v.is_empty()),
-        our_helpers: our_helpers(),
     }
 }
 
 /// Where git's config (as seen from here) names this program as the helper for an origin.
-fn our_helpers() -> Vec<(String, String)> {
-    let Ok(exe) = std::env::current_exe().and_then(|p| p.canonicalize()) else {
+fn our_helpers(entries: &[crate::git::Entry], exe: &str) -> Vec<(String, String)> {
+    if exe.is_empty() {
         return Vec::new();
-    };
-    let exe = exe.display().to_string();
-    let entries = crate::git::read(std::env::current_dir().ok().as_deref()).unwrap_or_default();
+    }
     entries
         .iter()
         .filter_map(|e| {
@@ -117,7 +124,7 @@ fn our_helpers() -> Vec<(String, String)> {
             let ours = e
                 .value
                 .as_deref()
-                .is_some_and(|v| crate::git::is_our_helper(v, &exe));
+                .is_some_and(|v| crate::git::is_our_helper(v, exe));
             ours.then(|| (origin.to_owned(), e.location()))
         })
         .collect()
@@ -309,13 +316,9 @@ fn read_git(
     url_from: String,
     version: Option<Version>,
     tokens_known: bool,
+    entries: Vec<crate::git::Entry>,
+    exe: String,
 ) -> GitFacts {
-    let entries = crate::git::read(std::env::current_dir().ok().as_deref()).unwrap_or_default();
-    let exe = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.canonicalize().ok())
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
     let paths: BTreeSet<&Path> = entries.iter().filter_map(|e| e.file()).collect();
     let files: BTreeMap<PathBuf, _> = paths
         .into_iter()
