@@ -29,6 +29,7 @@ mod credential;
 mod daemon;
 mod error;
 mod git;
+mod gitlab_api;
 mod hardening;
 mod ipc;
 mod logging;

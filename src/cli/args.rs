@@ -100,6 +100,9 @@ pub enum Command {
         /// nothing), whether the token may fetch and push the project, and say why not.
         #[arg(long)]
         online: bool,
+        /// With --online: warn this many days before an access token expires.
+        #[arg(long, value_name = "DAYS", default_value_t = 14)]
+        expiry_warning_days: u64,
     },
     /// Hold the tokens in one hardened process and answer the helper over a local socket.
     Daemon(DaemonArgs),

@@ -31,13 +31,19 @@ pub fn run(invocation: Invocation) -> Result<ExitCode, Failure> {
         Command::Get | Command::Store | Command::Erase => {
             git_action::run(&command, &flags, socket.as_deref(), use_daemon(mode))
         }
-        Command::Status { url, json, online } => status::run(
+        Command::Status {
+            url,
+            json,
+            online,
+            expiry_warning_days,
+        } => status::run(
             &flags,
             &socket_path(socket.as_deref()),
             use_daemon(mode),
             url,
             json,
             online,
+            expiry_warning_days,
         ),
         Command::Daemon(args) => daemon::run(&flags, socket_path(socket.as_deref()), args),
         Command::Stop => daemon::stop(&socket_path(socket.as_deref())),

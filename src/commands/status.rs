@@ -31,8 +31,9 @@ pub fn run(
     url: Option<String>,
     json: bool,
     online: bool,
+    warn_days: u64,
 ) -> Result<ExitCode, Failure> {
-    let facts = gather(flags, socket, mode, url, online);
+    let facts = gather(flags, socket, mode, url, online, warn_days);
     let redactor = Redactor::new(served_tokens(&facts));
     let report = Report::build(facts);
     let text = if json {
@@ -65,7 +66,14 @@ fn served_tokens(facts: &Facts) -> Vec<std::sync::Arc<crate::token::Token>> {
 }
 
 /// Everything the report is built from, read now. `url` is the URL given to check, if any.
-fn gather(flags: &Flags, socket: &Path, mode: Mode, url: Option<String>, online: bool) -> Facts {
+fn gather(
+    flags: &Flags,
+    socket: &Path,
+    mode: Mode,
+    url: Option<String>,
+    online: bool,
+    warn_days: u64,
+) -> Facts {
     let daemon = ask_daemon(socket, mode);
     let target = url
         .map(|u| (u, "given on the command line".to_owned()))
@@ -93,7 +101,18 @@ fn gather(flags: &Flags, socket: &Path, mode: Mode, url: Option<String>, online:
         .map(|p| p.display().to_string())
         .unwrap_or_default();
     let probes = online
-        .then(|| target.as_ref().map(|(url, _)| probe(url)))
+        .then(|| {
+            target.as_ref().map(|(url, _)| {
+                // The token we answer with for the URL's origin, to ask the API about.
+                let token = config.as_ref().ok().and_then(|c| {
+                    c.credentials
+                        .iter()
+                        .filter(|cf| url.starts_with(&cf.credential.scope.origin.to_string()))
+                        .find_map(|cf| cf.tokens.token.clone())
+                });
+                probe(url, token.as_deref(), warn_days)
+            })
+        })
         .flatten();
     Facts {
         config,
@@ -133,10 +152,13 @@ fn our_helpers(entries: &[crate::git::Entry], exe: &str) -> Vec<(String, String)
 /// How long each of git's online probes may take.
 const PROBE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How long the API is given to say who the token is.
+const API_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// `--online`: git's own fetch and push probes of `url`, through the helper chain git uses.
 /// The push is a dry run of an empty commit in a scratch repository made for it: git
 /// connects to git-receive-pack, where the server decides, and sends nothing.
-fn probe(url: &str) -> OnlineFacts {
+fn probe(url: &str, token: Option<&crate::token::Token>, warn_days: u64) -> OnlineFacts {
     let run =
         |cmd: &mut std::process::Command| match crate::git::run_bounded(cmd, b"", PROBE_DEADLINE) {
             Ok(r) => Probe {
@@ -195,10 +217,59 @@ fn probe(url: &str) -> OnlineFacts {
         },
     };
     let _ = std::fs::remove_dir_all(&scratch);
+    let identity = token.map(|t| {
+        let api = api_base(url);
+        crate::gitlab_api::identify(&api, t, &transport(&api), API_DEADLINE)
+    });
     OnlineFacts {
         url: url.to_owned(),
         fetch,
         push,
+        identity,
+        warn_days,
+    }
+}
+
+/// The API of the server `url` is on: `CI_API_V4_URL` in a job on that server (it has the
+/// path of an instance under one), else `<origin>/api/v4`.
+fn api_base(url: &str) -> String {
+    let origin = crate::git::Url::parse(url)
+        .map(|u| match u.port {
+            Some(p) => format!("{}://{}:{p}", u.scheme, u.host),
+            None => format!("{}://{}", u.scheme, u.host),
+        })
+        .unwrap_or_default();
+    std::env::var("CI_API_V4_URL")
+        .ok()
+        .filter(|api| !origin.is_empty() && api.starts_with(&origin))
+        .unwrap_or_else(|| format!("{origin}/api/v4"))
+}
+
+/// git's CA file and proxy for `url`, as git matches them, for the API request. They are read
+/// from the environment and the system and global config only, outside any repository: a
+/// repository's config does not choose whom the token is shown to.
+fn transport(url: &str) -> crate::gitlab_api::Transport {
+    let git_config = |key: &str| {
+        crate::git::run(
+            crate::git::command()
+                .current_dir("/")
+                .env_remove("GIT_DIR")
+                .env_remove("GIT_WORK_TREE")
+                .env_remove("GIT_CONFIG")
+                .args(["config", "--get-urlmatch", key, url]),
+            "reading git's http settings",
+        )
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|v| !v.is_empty())
+    };
+    let ca_file = std::env::var_os("GIT_SSL_CAINFO")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| git_config("http.sslCAInfo").map(PathBuf::from));
+    crate::gitlab_api::Transport {
+        ca_file,
+        proxy: git_config("http.proxy"),
     }
 }
 

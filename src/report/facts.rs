@@ -15,6 +15,7 @@ use crate::client::{ClientError, Mode};
 use crate::config::{ConfigError, ConfigFileState};
 use crate::credential::Credential;
 use crate::git::{Entry, Version};
+pub use crate::gitlab_api::Identity;
 use crate::ipc::Kind;
 use crate::token::Resolution;
 
@@ -134,6 +135,11 @@ pub struct OnlineFacts {
     pub url: String,
     pub fetch: Probe,
     pub push: Probe,
+    /// What GitLab's API said about the token we serve for the URL; `None` when there was
+    /// no token to ask about.
+    pub identity: Option<Identity>,
+    /// Warn of an access token's expiry this many days ahead.
+    pub warn_days: u64,
 }
 
 /// One git probe: whether it succeeded, and git's words (stderr) when it did not.

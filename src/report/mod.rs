@@ -150,7 +150,7 @@ impl Report {
                 .iter()
                 .filter(|c| o.url.starts_with(&c.credential.scope.origin.to_string()))
                 .find_map(|c| c.tokens.token.as_ref().map(|t| t.kind()));
-            report.online = Some(online::report(o, kind));
+            report.online = Some(online::report(o, kind, facts.now));
         }
         match facts.git {
             Some(g) => {

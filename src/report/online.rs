@@ -8,7 +8,9 @@
 
 use serde::Serialize;
 
-use super::facts::{OnlineFacts, Probe};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::facts::{Identity, OnlineFacts, Probe};
 use super::line::Line;
 use crate::token::TokenKind;
 
@@ -47,8 +49,88 @@ pub fn answer(probe: &Probe) -> Answer {
     }
 }
 
-/// `kind` is the kind of token we serve for the URL, if we know it.
-pub fn report(facts: &OnlineFacts, kind: Option<TokenKind>) -> OnlineReport {
+/// What GitLab's API said about the token, as a line; `now` in days since 1970-01-01.
+fn identity_line(identity: &Identity, today: i64, warn_days: u64) -> Option<Line> {
+    Some(match identity {
+        Identity::NotAsked => return None,
+        Identity::Job { id, name, project_id } => Line::ok(format!(
+            "GitLab's API: a job token of job {id} ({name}){}",
+            project_id.map(|p| format!(", project {p}")).unwrap_or_default()
+        )),
+        Identity::AccessToken { revoked: true, name, .. } => Line::problem(
+            format!("GitLab's API: access token \"{name}\" is revoked"),
+            "create a new token and put it where the helper reads it",
+        ),
+        Identity::AccessToken { active: false, name, .. } => Line::problem(
+            format!("GitLab's API: access token \"{name}\" is not active (expired, or its user is blocked)"),
+            "create a new token and put it where the helper reads it",
+        ),
+        Identity::AccessToken { name, scopes, expires_at, .. } => {
+            let until = expires_at.as_deref().and_then(days_from_date).map(|d| d - today);
+            let shown = format!(
+                "GitLab's API: access token \"{name}\", scopes {}, {}",
+                scopes.join(", "),
+                match (expires_at, until) {
+                    (Some(date), Some(n)) => format!("expires {date} (in {n} days)"),
+                    _ => "no expiry date".to_owned(),
+                }
+            );
+            if !scopes.iter().any(|s| s == "write_repository" || s == "api") {
+                Line::problem(
+                    format!("{shown}: without write_repository (or api), a push gets 403"),
+                    "a token with the write_repository scope (scopes cannot be added to a token)",
+                )
+            } else if until.is_some_and(|n| n <= 0) {
+                Line::problem(format!("{shown}: expired"), "create a new token")
+            } else if until.is_some_and(|n| n <= warn_days as i64) {
+                Line::warning(
+                    format!("{shown}: expires within {warn_days} days"),
+                    "rotate the token before it expires",
+                )
+            } else {
+                Line::ok(shown)
+            }
+        }
+        Identity::Refused(401) => Line::problem(
+            "GitLab's API does not know the token (401): it is expired, revoked, or for another GitLab instance",
+            "a valid token",
+        ),
+        Identity::Refused(code) => Line::warning(
+            format!("GitLab's API answered {code} when asked who the token is"),
+            "check the server's URL (CI_API_V4_URL for an instance under a path)",
+        ),
+        Identity::NoCurl => Line::warning(
+            "could not ask GitLab's API who the token is: curl, which makes the request, is not installed",
+            "install curl (apt-get install curl, apk add curl, dnf install curl) and run this again",
+        ),
+        Identity::Failed(why) => Line::warning(
+            format!("could not ask GitLab's API who the token is: {why}"),
+            "check git's http.sslCAInfo and http.proxy for the server, which the check uses too",
+        ),
+    })
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date (the proleptic Gregorian calendar).
+fn days_from_date(date: &str) -> Option<i64> {
+    let mut parts = date.splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.get(..2)?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// `kind` is the kind of token we serve for the URL, if we know it; `now` is when the facts
+/// were gathered.
+pub fn report(facts: &OnlineFacts, kind: Option<TokenKind>, now: SystemTime) -> OnlineReport {
     let url = &facts.url;
     let mut lines = Vec::new();
     for (what, probe, push) in [("fetch", &facts.fetch, false), ("push", &facts.push, true)] {
@@ -95,6 +177,16 @@ pub fn report(facts: &OnlineFacts, kind: Option<TokenKind>) -> OnlineReport {
             ),
         });
     }
+    let today = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| (d.as_secs() / 86_400) as i64);
+    if let Some(line) = facts
+        .identity
+        .as_ref()
+        .and_then(|i| identity_line(i, today, facts.warn_days))
+    {
+        lines.push(line);
+    }
     OnlineReport {
         url: url.clone(),
         lines,
@@ -117,6 +209,8 @@ mod tests {
             url: "https://gitlab.example.com/g/p.git".into(),
             fetch,
             push,
+            identity: None,
+            warn_days: 14,
         }
     }
 
@@ -163,14 +257,14 @@ mod tests {
             probe(true, ""),
             probe(false, "The requested URL returned error: 403"),
         );
-        let job = report(&facts, Some(TokenKind::JobToken));
+        let job = report(&facts, Some(TokenKind::JobToken), UNIX_EPOCH);
         assert_eq!(job.lines[0].level, super::super::line::Level::Ok);
         assert!(job.lines[1]
             .fix
             .as_deref()
             .unwrap()
             .contains("Allow Git push requests"));
-        let pat = report(&facts, Some(TokenKind::AccessToken));
+        let pat = report(&facts, Some(TokenKind::AccessToken), UNIX_EPOCH);
         assert!(pat.lines[1]
             .fix
             .as_deref()
@@ -182,6 +276,7 @@ mod tests {
                 probe(false, "repository 'x' not found"),
             ),
             Some(TokenKind::JobToken),
+            UNIX_EPOCH,
         );
         assert!(missing.lines[0]
             .fix
@@ -194,7 +289,67 @@ mod tests {
                 probe(false, "Authentication failed"),
             ),
             None,
+            UNIX_EPOCH,
         );
         assert!(expired.lines[0].message.contains("401"));
+    }
+
+    #[test]
+    fn dates_count_days_as_the_calendar_does() {
+        assert_eq!(days_from_date("1970-01-01"), Some(0));
+        assert_eq!(days_from_date("2000-03-01"), Some(11_017));
+        assert_eq!(days_from_date("2026-12-03"), Some(20_425));
+        assert_eq!(days_from_date("2026-13-01"), None);
+        assert_eq!(days_from_date("soon"), None);
+    }
+
+    #[test]
+    fn the_apis_answer_is_judged_by_scope_state_and_expiry() {
+        let today = days_from_date("2026-12-03").unwrap();
+        let token = |scopes: &[&str], expires: Option<&str>| Identity::AccessToken {
+            name: "release".into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            expires_at: expires.map(str::to_owned),
+            active: true,
+            revoked: false,
+        };
+        let level = |i: &Identity| identity_line(i, today, 14).unwrap().level;
+        use super::super::line::Level;
+        assert_eq!(
+            level(&token(&["write_repository"], Some("2027-06-01"))),
+            Level::Ok
+        );
+        assert_eq!(
+            level(&token(&["write_repository"], Some("2026-12-10"))),
+            Level::Warning
+        );
+        assert_eq!(
+            level(&token(&["write_repository"], Some("2026-12-03"))),
+            Level::Problem
+        );
+        assert_eq!(level(&token(&["read_repository"], None)), Level::Problem);
+        let line =
+            identity_line(&token(&["write_repository"], Some("2026-12-10")), today, 14).unwrap();
+        assert!(
+            line.message.contains("expires 2026-12-10 (in 7 days)"),
+            "{}",
+            line.message
+        );
+        assert_eq!(level(&Identity::Refused(401)), Level::Problem);
+        assert!(identity_line(&Identity::NotAsked, today, 14).is_none());
+        let job = identity_line(
+            &Identity::Job {
+                id: 7,
+                name: "release".into(),
+                project_id: Some(3),
+            },
+            today,
+            14,
+        )
+        .unwrap();
+        assert_eq!(
+            job.message,
+            "GitLab's API: a job token of job 7 (release), project 3"
+        );
     }
 }
