@@ -41,6 +41,13 @@ fn a_working_chain_is_proved_by_gits_own_answer() {
         "{}",
         run.stdout_str()
     );
+    // Named by its place in the chain as printed: the reset is 1.
+    assert!(
+        run.stdout_str()
+            .contains("from helper 2 in the chain (git-credential-gitlab-ci)"),
+        "{}",
+        run.stdout_str()
+    );
 }
 
 #[test]
@@ -74,6 +81,11 @@ fn another_helper_answering_first_is_a_problem() {
     let out = run.stdout_str();
     assert!(!run.success(), "{out}");
     assert!(out.contains("gets another credential"), "{out}");
+    // git ran the shell helper (2 in the printed chain) and stopped there.
+    assert!(
+        out.contains("from helper 2 in the chain (an inline shell helper)"),
+        "{out}"
+    );
     assert!(!out.contains("NotOursButAnswersFirst"), "{out}");
 }
 

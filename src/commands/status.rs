@@ -368,11 +368,16 @@ fn fill(url: &str, entries: &[crate::git::Entry]) -> Option<FillFacts> {
         return None;
     }
     Some(match crate::git::fill(&contacted, FILL_DEADLINE) {
-        Filled::Credential { username, password } => FillFacts::Answered {
+        Filled::Credential {
+            username,
+            password,
+            asked,
+        } => FillFacts::Answered {
             username,
             fingerprint: crate::token::fingerprint_of(&password),
+            asked,
         },
-        Filled::Nothing { message } => FillFacts::Nothing { message },
+        Filled::Nothing { message, asked } => FillFacts::Nothing { message, asked },
         Filled::TimedOut => FillFacts::TimedOut {
             secs: FILL_DEADLINE.as_secs(),
         },

@@ -18,10 +18,14 @@ pub enum Filled {
     Credential {
         username: Option<String>,
         password: SecretString,
+        /// How many helpers git ran: git stops at the first that completes the credential,
+        /// so this is the answering helper's place among those the chain leaves in effect.
+        /// 0 when the credential came from the URL or config with no helper asked.
+        asked: usize,
     },
     /// git found none and said why (its own message, which names no secret of ours but is
-    /// redacted before it is shown).
-    Nothing { message: String },
+    /// redacted before it is shown), after running `asked` helpers.
+    Nothing { message: String, asked: usize },
     /// A helper did not finish within the deadline.
     TimedOut,
     /// git could not be run.
@@ -29,9 +33,12 @@ pub enum Filled {
 }
 
 /// Asks git for `url`'s credential, with `deadline` for the whole chain.
+///
+/// git's trace (`GIT_TRACE=2`, on its stderr, which is read into memory only) counts the
+/// helpers it runs; the trace lines are left out of git's message.
 pub fn fill(url: &str, deadline: Duration) -> Filled {
     let mut cmd = unattended();
-    cmd.args(["credential", "fill"]);
+    cmd.args(["credential", "fill"]).env("GIT_TRACE", "2");
     let run = match run_bounded(&mut cmd, format!("url={url}\n\n").as_bytes(), deadline) {
         Ok(run) => run,
         Err(e) => return Filled::NotRun(e.to_string()),
@@ -39,18 +46,42 @@ pub fn fill(url: &str, deadline: Duration) -> Filled {
     let Some(status) = run.status else {
         return Filled::TimedOut;
     };
+    let (asked, message) = read_trace(&run.stderr);
     if !status.success() {
-        return Filled::Nothing {
-            message: run.stderr,
-        };
+        return Filled::Nothing { message, asked };
     }
-    parse(&run.stdout).unwrap_or(Filled::Nothing {
-        message: run.stderr,
-    })
+    match parse(&run.stdout) {
+        Some((username, password)) => Filled::Credential {
+            username,
+            password,
+            asked,
+        },
+        None => Filled::Nothing { message, asked },
+    }
+}
+
+/// The number of helpers git ran, from its trace, and its stderr without the trace.
+/// git traces each helper as `trace: run_command: '<helper> get'` (the action appended to the
+/// helper's command); what the helpers themselves trace (a `git credential-store` is git too,
+/// and `credential-cache` starts its daemon) has no such line.
+fn read_trace(stderr: &str) -> (usize, String) {
+    let mut asked = 0;
+    let mut message = Vec::new();
+    for line in stderr.lines() {
+        match line.split_once(" trace: ") {
+            Some((_, traced)) => {
+                if traced.starts_with("run_command: ") && traced.ends_with(" get'") {
+                    asked += 1;
+                }
+            }
+            None => message.push(line),
+        }
+    }
+    (asked, message.join("\n").trim().to_owned())
 }
 
 /// The user name and password in git's answer; `None` without a password.
-fn parse(answer: &[u8]) -> Option<Filled> {
+fn parse(answer: &[u8]) -> Option<(Option<String>, SecretString)> {
     let text = std::str::from_utf8(answer).ok()?;
     let mut username = None;
     let mut password = None;
@@ -61,10 +92,7 @@ fn parse(answer: &[u8]) -> Option<Filled> {
             password = Some(SecretString::from(v.to_owned()));
         }
     }
-    Some(Filled::Credential {
-        username,
-        password: password?,
-    })
+    Some((username, password?))
 }
 
 #[cfg(test)]
@@ -74,7 +102,7 @@ mod tests {
 
     #[test]
     fn gits_answer_is_read_for_its_user_name_and_password() {
-        let Some(Filled::Credential { username, password }) =
+        let Some((username, password)) =
             parse(b"protocol=https\nhost=h\nusername=u\npassword=p4ss\n")
         else {
             panic!("no credential");
@@ -82,5 +110,23 @@ mod tests {
         assert_eq!(username.as_deref(), Some("u"));
         assert_eq!(password.expose_secret(), "p4ss");
         assert!(parse(b"protocol=https\nhost=h\nusername=u\n").is_none());
+    }
+
+    #[test]
+    fn the_trace_counts_the_helpers_git_ran_and_is_left_out_of_its_message() {
+        let stderr = "\
+12:00:00.000001 git.c:479               trace: built-in: git credential fill
+12:00:00.000002 run-command.c:666       trace: run_command: 'f(){ :; }; f get'
+12:00:00.000003 run-command.c:758       trace: start_command: /bin/sh -c 'f(){ :; }; f get' 'f(){ :; }; f get'
+12:00:00.000004 run-command.c:666       trace: run_command: 'git credential-cache get'
+12:00:00.000005 git.c:479               trace: built-in: git credential-cache get
+12:00:00.000006 run-command.c:666       trace: run_command: git credential-cache--daemon /tmp/s
+fatal: could not read Username for 'https://h': terminal prompts disabled";
+        let (asked, message) = read_trace(stderr);
+        assert_eq!(asked, 2);
+        assert_eq!(
+            message,
+            "fatal: could not read Username for 'https://h': terminal prompts disabled"
+        );
     }
 }

@@ -116,13 +116,17 @@ pub struct GitFacts {
 /// `git credential fill`'s outcome, without the password: only its fingerprint is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FillFacts {
+    /// `asked`: how many of the helpers in effect git ran; the last of them answered (0: the
+    /// credential came from the URL or config, no helper was asked).
     Answered {
         username: Option<String>,
         fingerprint: String,
+        asked: usize,
     },
-    /// git got no credential; git's own message.
+    /// git got no credential, after running `asked` helpers; git's own message.
     Nothing {
         message: String,
+        asked: usize,
     },
     TimedOut {
         secs: u64,

@@ -129,7 +129,7 @@ pub fn inspect(
         }
     }
     if let Some(fill) = &facts.fill {
-        lines.push(fill_line(fill, known, &contacts));
+        lines.push(fill_line(fill, known, &contacts, &chain));
     }
     if let Some(seed) = facts.runner_seed.as_deref() {
         lines.insert(0, Line::ok(format!(
@@ -317,21 +317,39 @@ fn runner_file(e: &Entry) -> bool {
         .is_some_and(|n| n.to_string_lossy().contains("gitlab-runner"))
 }
 
+/// Which helper answered, by its number in the chain as printed: git runs the helpers left in
+/// effect in order and stops at the first that completes the credential, so the `asked`-th of
+/// them answered.
+fn answered_by(asked: usize, chain: &[ChainStep]) -> String {
+    if asked == 0 {
+        return "with no helper asked (the credential is in the URL or git's config)".to_owned();
+    }
+    chain
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.effective && s.kind.is_some())
+        .nth(asked - 1)
+        .map(|(i, s)| format!("from helper {} in the chain ({})", i + 1, s.helper))
+        .unwrap_or_else(|| format!("from the helper git ran {}", ordinal(asked)))
+}
+
 /// What git really got when asked as it will ask: the proof the chain works, or why not.
-fn fill_line(fill: &FillFacts, known: &[String], url: &str) -> Line {
+fn fill_line(fill: &FillFacts, known: &[String], url: &str, chain: &[ChainStep]) -> Line {
     match fill {
-        FillFacts::Answered { fingerprint, username } if known.contains(fingerprint) => Line::ok(format!(
-            "git credential fill for {url} gets our token (fingerprint {fingerprint}) as {}: the chain works",
-            username.as_deref().unwrap_or("no user name")
+        FillFacts::Answered { fingerprint, username, asked } if known.contains(fingerprint) => Line::ok(format!(
+            "git credential fill for {url} gets our token (fingerprint {fingerprint}) as {}, {}: the chain works",
+            username.as_deref().unwrap_or("no user name"),
+            answered_by(*asked, chain),
         )),
-        FillFacts::Answered { fingerprint, username } => Line::problem(
+        FillFacts::Answered { fingerprint, username, asked } => Line::problem(
             format!(
-                "git credential fill for {url} gets another credential (user {}, fingerprint {fingerprint}), not our token: a helper before ours answers, or a credential in the URL or config wins",
-                username.as_deref().unwrap_or("none")
+                "git credential fill for {url} gets another credential (user {}, fingerprint {fingerprint}) {}, not our token",
+                username.as_deref().unwrap_or("none"),
+                answered_by(*asked, chain),
             ),
             "see the helper chain above: put a reset and our helper after the one that answers (git-credential-gitlab-ci configure --global, or in a job eval \"$(git-credential-gitlab-ci configure --env)\")",
         ),
-        FillFacts::Nothing { message } => {
+        FillFacts::Nothing { message, .. } => {
             let fix = if message.contains("is not a git command") {
                 "the helper is named without a path, so git runs `git credential-<name>`: give it by absolute path (git-credential-gitlab-ci configure --global writes it so)"
             } else if message.contains("not found") || message.contains("No such file") {

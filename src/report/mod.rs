@@ -1559,22 +1559,29 @@ mod tests {
         let report = with(FillFacts::Answered {
             username: Some("gitlab-ci-token".into()),
             fingerprint: ours.clone(),
+            asked: 1,
         });
-        assert_eq!(
-            line(git_lines(&report), "git credential fill").level,
-            Level::Ok
+        let ok = line(git_lines(&report), "git credential fill");
+        assert_eq!(ok.level, Level::Ok);
+        assert!(
+            ok.message
+                .contains("from helper 2 in the chain (git-credential-gitlab-ci)"),
+            "{ok:?}"
         );
         let report = with(FillFacts::Answered {
             username: Some("gitlab-ci-token".into()),
             fingerprint: "0badf00d".into(),
+            asked: 0,
         });
         let other = line(git_lines(&report), "gets another credential");
         assert_eq!(other.level, Level::Problem);
+        assert!(other.message.contains("with no helper asked"), "{other:?}");
         assert_eq!(report.worst(), Level::Problem);
         let report = with(FillFacts::Nothing {
             message:
                 "git: 'credential-git-credential-gitlab-ci' is not a git command. See 'git --help'."
                     .into(),
+            asked: 1,
         });
         let none = line(git_lines(&report), "gets no credential");
         assert!(
