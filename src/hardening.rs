@@ -7,6 +7,30 @@
 //! runtime under ordinary `RLIMIT_MEMLOCK`, and a non-dumpable process already keeps its pages
 //! out of core files; SECURITY.md explains the remaining swap exposure.
 
+/// For every process, first thing, before it reads a token: no core file, and not dumpable,
+/// so a crash (release builds abort on panic) writes no core holding the job's environment or
+/// a token, and no other process of the same user can read our memory or `/proc/<pid>/environ`.
+/// Two system calls; `get` pays them too (docs/benchmarks.md). Failures are ignored here: the
+/// daemon, which holds tokens for long, checks and logs them through [`harden_process`].
+pub fn no_core_dumps() {
+    #[cfg(unix)]
+    {
+        use rustix::process::{setrlimit, Resource, Rlimit};
+        let _ = setrlimit(
+            Resource::Core,
+            Rlimit {
+                current: Some(0),
+                maximum: Some(0),
+            },
+        );
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use rustix::process::{set_dumpable_behavior, DumpableBehavior};
+        let _ = set_dumpable_behavior(DumpableBehavior::NotDumpable);
+    }
+}
+
 /// What could not be applied, in words, for the log. An empty list means all of it.
 pub fn harden_process() -> Vec<String> {
     #[cfg_attr(not(unix), allow(unused_mut))]

@@ -61,6 +61,7 @@ pub const VERSION: &str = concat!(
 
 /// The program: reads the command line, runs the command, and reports a failure.
 pub fn run() -> ExitCode {
+    hardening::no_core_dumps();
     let args = std::env::args_os().skip(1).collect();
     let invocation = match cli::parse(args) {
         Ok(invocation) => invocation,

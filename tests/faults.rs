@@ -307,3 +307,81 @@ fn a_token_about_to_expire_is_a_warning() {
 fn humantime_in(d: Duration) -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now() + d).to_string()
 }
+
+/// A helper that holds the job's token, here waiting for git's request, dumps no core and is
+/// not dumpable: another process of the same uid cannot read its environment, and a crash
+/// (release builds abort on panic) would write no core holding it.
+#[test]
+fn a_helper_waiting_for_its_request_cannot_be_read_by_its_own_uid() {
+    use crate::support::programs::{binary, setpriv_command};
+    use std::process::Stdio;
+    if !crate::support::daemon::is_root() {
+        eprintln!("skipped: another uid can only be tested as root");
+        return;
+    }
+    let as_nobody = |args: &[&str]| {
+        let mut cmd = setpriv_command();
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .args(args)
+            .env_clear()
+            .env("HOME", "/nonexistent");
+        cmd
+    };
+    if !as_nobody(&[binary(), "--version"])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        eprintln!("skipped: nobody cannot run {} with setpriv", binary());
+        return;
+    }
+    let mut helper = as_nobody(&[binary(), "get"]);
+    helper
+        .env("CI_SERVER_URL", SERVED)
+        .env("CI_JOB_TOKEN", TOKEN)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = helper.spawn().unwrap();
+    let pid = child.id();
+    // Wait until setpriv has become the helper and the helper sleeps, reading stdin.
+    let start = Instant::now();
+    loop {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .chars()
+            .next();
+        if comm.starts_with("git-credential") && state == Some('S') {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the helper never waited for its request"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap()
+        .split_whitespace()
+        .skip(4)
+        .take(2)
+        .collect::<Vec<_>>();
+    assert_eq!(core, ["0", "0"], "{limits}");
+    let environ = format!("/proc/{pid}/environ");
+    let peek = as_nobody(&["cat", &environ]).output().unwrap();
+    drop(child.stdin.take());
+    let _ = child.wait();
+    assert!(
+        !peek.status.success(),
+        "the same uid read the helper's environment"
+    );
+    assert!(!String::from_utf8_lossy(&peek.stdout).contains(TOKEN));
+}
