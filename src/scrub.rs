@@ -23,6 +23,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use zeroize::Zeroizing;
+
 use crate::config::{Config, Flags, ProcessEnv};
 use crate::git::{self, EditError, Entry, GitError, Source, Url};
 use crate::redact::Redactor;
@@ -38,16 +40,18 @@ pub struct Change {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fix {
-    /// Every value of `key` that is `to` with some userinfo becomes `to`.
+    /// Every value of `key` that is `to` with some userinfo becomes `to`. `from` holds the
+    /// credentials, so it is zeroed on drop.
     StripUrl {
         key: String,
-        from: String,
+        from: Zeroizing<String>,
         to: String,
     },
     /// An `insteadOf`/`pushInsteadOf` rule whose replacement `base` carries credentials. The
     /// whole `url.<base>` section goes when it holds nothing else (`section`).
     RemoveRule {
-        base: String,
+        /// Holds the credentials: zeroed on drop.
+        base: Zeroizing<String>,
         rules: Vec<(String, String)>,
         section: bool,
     },
@@ -82,18 +86,19 @@ pub fn masked(url: &str, is_token: &dyn Fn(&str) -> bool) -> String {
 pub fn plan(entries: &[Entry], is_token: &dyn Fn(&str) -> bool) -> Vec<Change> {
     let mut changes: Vec<Change> = Vec::new();
     // (file, base) -> index in `changes`, so a section's rules are removed together.
-    let mut rules: BTreeMap<(PathBuf, String), usize> = BTreeMap::new();
+    // Keyed by the entries' own text: no copy of a base that holds a token.
+    let mut rules: BTreeMap<(PathBuf, &str), usize> = BTreeMap::new();
     for e in entries {
         let Some(file) = e.file() else { continue };
         let (section, sub, name) = e.parts();
-        let value = e.value.as_deref().unwrap_or("");
+        let value = e.value().unwrap_or("");
         match (section, sub, name) {
             ("remote", Some(_), "url" | "pushurl") | ("submodule", Some(_), "url")
                 if carries_credentials(value, is_token) =>
             {
                 let fix = Fix::StripUrl {
                     key: e.key.clone(),
-                    from: value.to_owned(),
+                    from: Zeroizing::new(value.to_owned()),
                     to: git::strip_userinfo(value),
                 };
                 let change = Change {
@@ -112,26 +117,24 @@ pub fn plan(entries: &[Entry], is_token: &dyn Fn(&str) -> bool) -> Vec<Change> {
             ("url", Some(base), "insteadof" | "pushinsteadof")
                 if carries_credentials(base, is_token) =>
             {
-                let at = *rules
-                    .entry((file.to_path_buf(), base.to_owned()))
-                    .or_insert_with(|| {
-                        let alone = entries.iter().all(|other| {
-                            let (s, b, n) = other.parts();
-                            other.file() != Some(file)
-                                || s != "url"
-                                || b != Some(base)
-                                || matches!(n, "insteadof" | "pushinsteadof")
-                        });
-                        changes.push(Change {
-                            file: file.to_path_buf(),
-                            fix: Fix::RemoveRule {
-                                base: base.to_owned(),
-                                rules: Vec::new(),
-                                section: alone,
-                            },
-                        });
-                        changes.len() - 1
+                let at = *rules.entry((file.to_path_buf(), base)).or_insert_with(|| {
+                    let alone = entries.iter().all(|other| {
+                        let (s, b, n) = other.parts();
+                        other.file() != Some(file)
+                            || s != "url"
+                            || b != Some(base)
+                            || matches!(n, "insteadof" | "pushinsteadof")
                     });
+                    changes.push(Change {
+                        file: file.to_path_buf(),
+                        fix: Fix::RemoveRule {
+                            base: Zeroizing::new(base.to_owned()),
+                            rules: Vec::new(),
+                            section: alone,
+                        },
+                    });
+                    changes.len() - 1
+                });
                 if let Fix::RemoveRule { rules, .. } = &mut changes[at].fix {
                     rules.push((name.to_owned(), value.to_owned()));
                 }
@@ -236,8 +239,8 @@ fn remove_rule(file: &Path, base: &str, section: bool) -> Result<(), EditError> 
     };
     let remove: BTreeSet<usize> = (0..listing.len()).filter(|&i| goes(&listing[i])).collect();
     let kept: Vec<Entry> = listing.iter().filter(|e| !goes(e)).cloned().collect();
-    let name = format!("url.{base}");
-    let sections: &[&str] = if section { &[&name] } else { &[] };
+    let name = Zeroizing::new(format!("url.{base}"));
+    let sections: &[&str] = if section { &[name.as_str()] } else { &[] };
     git::edit_config_file(
         file,
         &listing,
@@ -490,7 +493,7 @@ mod tests {
             Change {
                 file: ext.into(),
                 fix: Fix::RemoveRule {
-                    base: base.clone(),
+                    base: Zeroizing::new(base.clone()),
                     rules: vec![
                         ("insteadof".into(), "https://h/".into()),
                         ("pushinsteadof".into(), "https://h/".into())

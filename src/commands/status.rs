@@ -140,10 +140,7 @@ fn our_helpers(entries: &[crate::git::Entry], exe: &str) -> Vec<(String, String)
             let ("credential", Some(origin), "helper") = e.parts() else {
                 return None;
             };
-            let ours = e
-                .value
-                .as_deref()
-                .is_some_and(|v| crate::git::is_our_helper(v, exe));
+            let ours = e.value().is_some_and(|v| crate::git::is_our_helper(v, exe));
             ours.then(|| (origin.to_owned(), e.location()))
         })
         .collect()

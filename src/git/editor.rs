@@ -392,7 +392,7 @@ pub fn edit(
 pub fn pairs(entries: &[Entry]) -> Vec<(&str, Option<&str>)> {
     entries
         .iter()
-        .map(|e| (e.key.as_str(), e.value.as_deref()))
+        .map(|e| (e.key.as_str(), e.value()))
         .collect()
 }
 

@@ -28,12 +28,7 @@ fn key_entries<'a>(listing: &'a [Entry], marks: &[bool], key: &str) -> KeyEntrie
         .collect();
     let values = positions
         .iter()
-        .map(|&i| {
-            (
-                listing[i].value.as_deref(),
-                marks.get(i).copied().unwrap_or(false),
-            )
-        })
+        .map(|&i| (listing[i].value(), marks.get(i).copied().unwrap_or(false)))
         .collect();
     KeyEntries { positions, values }
 }
@@ -215,7 +210,7 @@ pub fn unconfigure(target: &Target, setup: &Setup) -> Result<Vec<String>, SetupE
     let mut removed = format!("removed from {}:", path.display());
     for &i in &remove {
         let e = &file.listing[i];
-        let value = match e.value.as_deref() {
+        let value = match e.value() {
             Some("") => "\"\"  (reset)",
             Some(v) => v,
             None => "(no value)",
@@ -235,10 +230,7 @@ fn other_origins(file: &ConfigFile, setup: &Setup) -> Vec<String> {
         let ("credential", Some(origin), "helper") = e.parts() else {
             continue;
         };
-        let ours = marked
-            || e.value
-                .as_deref()
-                .is_some_and(|v| is_our_helper(v, &setup.exe));
+        let ours = marked || e.value().is_some_and(|v| is_our_helper(v, &setup.exe));
         let served = setup.wanted.iter().any(|w| w.origin == origin);
         if ours && !served && !others.iter().any(|o| o == origin) {
             others.push(origin.to_owned());
@@ -254,7 +246,7 @@ fn remove_entries(file: &ConfigFile, positions: &BTreeSet<usize>) -> Result<(), 
         .iter()
         .enumerate()
         .filter(|(i, _)| !positions.contains(i))
-        .map(|(_, e)| (e.key.as_str(), e.value.as_deref()))
+        .map(|(_, e)| (e.key.as_str(), e.value()))
         .collect();
     rewrite(file, |raw| raw.without(positions), &kept)
 }
@@ -349,7 +341,7 @@ mod tests {
             .unwrap()
             .into_iter()
             .filter(|e| e.key == "credential.https://h.example.helper")
-            .map(|e| e.value)
+            .map(|e| e.value().map(str::to_owned))
             .collect();
         assert_eq!(
             values,
