@@ -119,3 +119,55 @@ pub fn open_nonblocking(path: &std::path::Path) -> std::io::Result<std::fs::File
 pub fn open_nonblocking(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     std::fs::File::open(path)
 }
+
+/// Reads `reader` to its end or to `len` bytes, whichever comes first, into a buffer
+/// allocated once at `len` bytes and zeroed when dropped. A `Vec` that grows moves its
+/// contents and frees the old allocation without zeroing it, and what is read here (a token
+/// file, git's answer with a password, a credentials file) may hold a token.
+pub fn read_sized(
+    reader: &mut impl std::io::Read,
+    len: usize,
+) -> std::io::Result<zeroize::Zeroizing<Vec<u8>>> {
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; len]);
+    let mut filled = 0;
+    while filled < len {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(filled);
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out at most 3 bytes a read, as a pipe may.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.len().min(out.len()).min(3);
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn read_sized_allocates_once_and_stops_at_its_size() {
+        let text = b"glpat-0123456789abcdefghij\n";
+        let short = read_sized(&mut Trickle(text), 64).unwrap();
+        assert_eq!(&short[..], &text[..]);
+        // Allocated once at 64 bytes: a Vec that had grown to hold this would not be 64.
+        assert_eq!(short.capacity(), 64);
+        let capped = read_sized(&mut Trickle(text), 10).unwrap();
+        assert_eq!(&capped[..], &text[..10]);
+        assert_eq!(capped.capacity(), 10);
+        assert!(read_sized(&mut Trickle(b""), 8).unwrap().is_empty());
+    }
+}

@@ -8,21 +8,25 @@
 //!
 //! `scrub` reads the repository's entries as git reads them (included files too, each with
 //! the file it came from), strips the userinfo from URLs that carry a password or the served
-//! token, and removes `insteadOf` rules whose replacement carries one. It writes with
-//! `git config --file <the file the entry is in>`.
+//! token, and removes `insteadOf` rules whose replacement carries one, each in the file the
+//! entry is in.
 //!
-//! URL values are matched with a pattern that leaves out the userinfo, so the token is not
-//! put on a command line. Removing a rule has to name its section, and the section name holds
-//! the token: that one `git config` call has it in its arguments for the moment it runs, as the
-//! runner's own call that wrote the rule did.
+//! No token goes on a command line, where every local user can read it in `/proc`. A URL is
+//! rewritten by `git config --file F --replace-all KEY NEW PATTERN`, where the new URL has no
+//! userinfo and the pattern leaves it out. A rule's key holds the token (`url.<base>.insteadOf`,
+//! and `<base>` carries it), so git cannot be told which one to remove without it: rules and
+//! their sections are removed by the same lock-and-rename line edit `unconfigure` uses
+//! (`git::edit_config_file`), which asks git only to list the file, by its path.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use zeroize::Zeroizing;
+
 use crate::config::{Config, Flags, ProcessEnv};
-use crate::git::{self, Entry, GitError, Source, Url};
+use crate::git::{self, EditError, Entry, GitError, Source, Url};
 use crate::redact::Redactor;
 use crate::token::first_token;
 use crate::token::Token;
@@ -36,16 +40,18 @@ pub struct Change {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fix {
-    /// Every value of `key` that is `to` with some userinfo becomes `to`.
+    /// Every value of `key` that is `to` with some userinfo becomes `to`. `from` holds the
+    /// credentials, so it is zeroed on drop.
     StripUrl {
         key: String,
-        from: String,
+        from: Zeroizing<String>,
         to: String,
     },
     /// An `insteadOf`/`pushInsteadOf` rule whose replacement `base` carries credentials. The
     /// whole `url.<base>` section goes when it holds nothing else (`section`).
     RemoveRule {
-        base: String,
+        /// Holds the credentials: zeroed on drop.
+        base: Zeroizing<String>,
         rules: Vec<(String, String)>,
         section: bool,
     },
@@ -57,6 +63,8 @@ pub enum ScrubError {
     NotARepository,
     #[error(transparent)]
     Git(GitError),
+    #[error(transparent)]
+    Edit(EditError),
 }
 
 /// Whether `url` carries credentials: a password, or a user that is a token we serve.
@@ -78,18 +86,19 @@ pub fn masked(url: &str, is_token: &dyn Fn(&str) -> bool) -> String {
 pub fn plan(entries: &[Entry], is_token: &dyn Fn(&str) -> bool) -> Vec<Change> {
     let mut changes: Vec<Change> = Vec::new();
     // (file, base) -> index in `changes`, so a section's rules are removed together.
-    let mut rules: BTreeMap<(PathBuf, String), usize> = BTreeMap::new();
+    // Keyed by the entries' own text: no copy of a base that holds a token.
+    let mut rules: BTreeMap<(PathBuf, &str), usize> = BTreeMap::new();
     for e in entries {
         let Some(file) = e.file() else { continue };
         let (section, sub, name) = e.parts();
-        let value = e.value.as_deref().unwrap_or("");
+        let value = e.value().unwrap_or("");
         match (section, sub, name) {
             ("remote", Some(_), "url" | "pushurl") | ("submodule", Some(_), "url")
                 if carries_credentials(value, is_token) =>
             {
                 let fix = Fix::StripUrl {
                     key: e.key.clone(),
-                    from: value.to_owned(),
+                    from: Zeroizing::new(value.to_owned()),
                     to: git::strip_userinfo(value),
                 };
                 let change = Change {
@@ -108,26 +117,24 @@ pub fn plan(entries: &[Entry], is_token: &dyn Fn(&str) -> bool) -> Vec<Change> {
             ("url", Some(base), "insteadof" | "pushinsteadof")
                 if carries_credentials(base, is_token) =>
             {
-                let at = *rules
-                    .entry((file.to_path_buf(), base.to_owned()))
-                    .or_insert_with(|| {
-                        let alone = entries.iter().all(|other| {
-                            let (s, b, n) = other.parts();
-                            other.file() != Some(file)
-                                || s != "url"
-                                || b != Some(base)
-                                || matches!(n, "insteadof" | "pushinsteadof")
-                        });
-                        changes.push(Change {
-                            file: file.to_path_buf(),
-                            fix: Fix::RemoveRule {
-                                base: base.to_owned(),
-                                rules: Vec::new(),
-                                section: alone,
-                            },
-                        });
-                        changes.len() - 1
+                let at = *rules.entry((file.to_path_buf(), base)).or_insert_with(|| {
+                    let alone = entries.iter().all(|other| {
+                        let (s, b, n) = other.parts();
+                        other.file() != Some(file)
+                            || s != "url"
+                            || b != Some(base)
+                            || matches!(n, "insteadof" | "pushinsteadof")
                     });
+                    changes.push(Change {
+                        file: file.to_path_buf(),
+                        fix: Fix::RemoveRule {
+                            base: Zeroizing::new(base.to_owned()),
+                            rules: Vec::new(),
+                            section: alone,
+                        },
+                    });
+                    changes.len() - 1
+                });
                 if let Fix::RemoveRule { rules, .. } = &mut changes[at].fix {
                     rules.push((name.to_owned(), value.to_owned()));
                 }
@@ -177,9 +184,9 @@ pub fn userinfo_pattern(url: &str) -> Option<String> {
     ))
 }
 
-/// Applies one change with `git config --file`. Errors are masked: git repeats keys.
+/// Applies one change: a URL with `git config --file`, a rule by a line edit of the file.
+/// Errors are masked: git repeats keys.
 fn apply(change: &Change, is_token: &dyn Fn(&str) -> bool) -> Result<(), ScrubError> {
-    let mut calls: Vec<Vec<String>> = Vec::new();
     match &change.fix {
         Fix::StripUrl { key, from, to } => {
             let pattern = userinfo_pattern(from).ok_or_else(|| {
@@ -188,48 +195,58 @@ fn apply(change: &Change, is_token: &dyn Fn(&str) -> bool) -> Result<(), ScrubEr
                     problem: "the URL has no userinfo after all".to_owned(),
                 })
             })?;
-            calls.push(vec![
-                "--replace-all".into(),
-                key.clone(),
-                to.clone(),
-                pattern,
-            ]);
-        }
-        Fix::RemoveRule {
-            base,
-            section: true,
-            ..
-        } => {
-            calls.push(vec!["--remove-section".into(), format!("url.{base}")]);
-        }
-        Fix::RemoveRule { base, rules, .. } => {
-            let mut names: Vec<&str> = rules.iter().map(|(n, _)| n.as_str()).collect();
-            names.dedup();
-            for name in names {
-                calls.push(vec!["--unset-all".into(), format!("url.{base}.{name}")]);
+            let out = git::command()
+                .args(["config", "--file"])
+                .arg(&change.file)
+                .args(["--replace-all", key, to, &pattern])
+                .output()
+                .map_err(|e| {
+                    ScrubError::Git(GitError {
+                        what: format!("running git config on {}", change.file.display()),
+                        problem: e.to_string(),
+                    })
+                })?;
+            if !out.status.success() {
+                return Err(ScrubError::Git(GitError {
+                    what: describe(change, is_token),
+                    problem: mask_text(&String::from_utf8_lossy(&out.stderr), is_token),
+                }));
             }
+            Ok(())
+        }
+        Fix::RemoveRule { base, section, .. } => {
+            remove_rule(&change.file, base, *section).map_err(|e| match e {
+                EditError::Git(e) => ScrubError::Git(GitError {
+                    what: describe(change, is_token),
+                    problem: mask_text(&e.problem, is_token),
+                }),
+                e => ScrubError::Edit(e),
+            })
         }
     }
-    for args in calls {
-        let out = git::command()
-            .args(["config", "--file"])
-            .arg(&change.file)
-            .args(&args)
-            .output()
-            .map_err(|e| {
-                ScrubError::Git(GitError {
-                    what: format!("running git config on {}", change.file.display()),
-                    problem: e.to_string(),
-                })
-            })?;
-        if !out.status.success() {
-            return Err(ScrubError::Git(GitError {
-                what: describe(change, is_token),
-                problem: mask_text(&String::from_utf8_lossy(&out.stderr), is_token),
-            }));
+}
+
+/// Removes `base`'s `insteadOf` and `pushInsteadOf` entries from `file`, and with `section`
+/// every `url.<base>` section whole, by a line edit that git checks before it replaces the
+/// file. `base` holds a token, so it goes on no command line.
+fn remove_rule(file: &Path, base: &str, section: bool) -> Result<(), EditError> {
+    let listing = git::list_config_file(file)?;
+    let goes = |e: &Entry| match e.parts() {
+        ("url", Some(b), name) => {
+            b == base && (section || matches!(name, "insteadof" | "pushinsteadof"))
         }
-    }
-    Ok(())
+        _ => false,
+    };
+    let remove: BTreeSet<usize> = (0..listing.len()).filter(|&i| goes(&listing[i])).collect();
+    let kept: Vec<Entry> = listing.iter().filter(|e| !goes(e)).cloned().collect();
+    let name = Zeroizing::new(format!("url.{base}"));
+    let sections: &[&str] = if section { &[name.as_str()] } else { &[] };
+    git::edit_config_file(
+        file,
+        &listing,
+        |raw| raw.without_sections(&remove, sections),
+        &git::config_pairs(&kept),
+    )
 }
 
 /// `text` with every URL-looking word masked, for git's messages, which quote keys.
@@ -476,7 +493,7 @@ mod tests {
             Change {
                 file: ext.into(),
                 fix: Fix::RemoveRule {
-                    base: base.clone(),
+                    base: Zeroizing::new(base.clone()),
                     rules: vec![
                         ("insteadof".into(), "https://h/".into()),
                         ("pushinsteadof".into(), "https://h/".into())
@@ -513,6 +530,38 @@ mod tests {
         assert_eq!(pattern, r"^https://[^/]*@127\.0\.0\.1:8443/g/p\.git$");
         assert!(!pattern.contains(TOKEN));
         assert_eq!(userinfo_pattern("https://h/p.git"), None);
+    }
+
+    #[test]
+    fn a_rule_is_removed_by_editing_the_file_comments_and_repeated_sections_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        let base = format!("https://gitlab-ci-token:{TOKEN}@h/");
+        let other = "https://u:p@other/";
+        std::fs::write(
+            &path,
+            format!(
+                "[core]\n\tbare = false\n[url \"{base}\"]\n\t# the runner's\n\tinsteadOf = https://h/\n\n\
+                 [url \"{other}\"]\n\tinsteadOf = https://other/\n\tnote = kept\n\
+                 [url \"{base}\"] pushInsteadOf = https://h/\n[user]\n\tname = Me\n"
+            ),
+        )
+        .unwrap();
+        remove_rule(&path, &base, true).unwrap();
+        remove_rule(&path, other, false).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!(
+                "[core]\n\tbare = false\n[url \"{other}\"]\n\tnote = kept\n[user]\n\tname = Me\n"
+            )
+        );
+        // No lock is left behind, and a held lock stops the edit.
+        assert!(!dir.path().join("config.lock").exists());
+        std::fs::write(dir.path().join("config.lock"), "").unwrap();
+        let before = std::fs::read_to_string(&path).unwrap();
+        let err = remove_rule(&path, other, true).unwrap_err();
+        assert!(matches!(err, EditError::Locked(_)), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
     }
 
     #[test]

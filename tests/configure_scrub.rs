@@ -441,6 +441,141 @@ fn scrub_removes_the_runners_tokens_and_the_push_then_goes_through_our_helper() 
     assert_nowhere_under(sandbox.root(), &[TOKEN.as_bytes().to_vec()]);
 }
 
+/// `strace -f -e trace=execve`, for the argv of every program a command starts.
+fn traced(sandbox: &Sandbox, dir: &str, args: &[&str], log: &Path) -> Run {
+    let mut cmd = sandbox.command(std::process::Command::new("strace"));
+    cmd.args(["-f", "-e", "trace=execve", "-s", "4096", "-o"])
+        .arg(log)
+        .arg(binary())
+        .args(args)
+        .current_dir(sandbox.work().join(dir));
+    let run = process::run(cmd);
+    run.assert_not_printed(&[TOKEN, OTHER_TOKEN]);
+    run
+}
+
+#[test]
+fn scrub_puts_no_token_on_any_command_line() {
+    let job = Scenario::new()
+        .server("gitlab-ci-token", TOKEN)
+        .in_job(TOKEN);
+    let (server, sandbox) = (job.served(), job.sandbox());
+    let with_token = format!(
+        "https://gitlab-ci-token:{TOKEN}@{}/{PROJECT}",
+        server.host()
+    );
+    // The runner's rule, with a comment inside its section; and a rule of the user's whose
+    // section holds another entry too, so only the rule goes.
+    let ext = runner_checkout(sandbox, &with_token, |ext| {
+        std::fs::write(
+            ext,
+            format!(
+                "[url \"https://gitlab-ci-token:{TOKEN}@{}/\"]\n\t# written by the runner\n\tinsteadOf = {}/\n\tpushInsteadOf = {}/\n",
+                server.host(),
+                server.url(),
+                server.url()
+            ),
+        )
+        .unwrap()
+    });
+    let local = sandbox.work().join("project/.git/config");
+    let mut text = std::fs::read_to_string(&local).unwrap();
+    text.push_str(&format!(
+        "[url \"https://someone:{OTHER_TOKEN}@mirror.example/\"]\n\tinsteadOf = https://elsewhere.example/\n\tnote = kept\n"
+    ));
+    std::fs::write(&local, text).unwrap();
+
+    let log = tempfile::tempdir().unwrap();
+    let trace = log.path().join("execve.log");
+    let probe = process::run({
+        let mut cmd = std::process::Command::new("strace");
+        cmd.args(["-f", "-e", "trace=execve", "-o"])
+            .arg(log.path().join("probe.log"))
+            .arg("true");
+        cmd
+    });
+    assert!(
+        probe.success(),
+        "strace cannot trace here (install it, and allow ptrace): {}",
+        probe.stderr_str()
+    );
+
+    let scrubbed = traced(sandbox, "project", &["scrub"], &trace).assert_success();
+    assert!(
+        scrubbed.stdout_str().contains("scrubbed: 3 changes made"),
+        "{}",
+        scrubbed.stdout_str()
+    );
+    let execs: Vec<String> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("execve("))
+        .map(str::to_owned)
+        .collect();
+    // The trace saw scrub's own git calls: the remote URL is rewritten by git.
+    assert!(
+        execs.iter().any(|l| l.contains("\"--replace-all\"")),
+        "{execs:#?}"
+    );
+    for secret in [TOKEN, OTHER_TOKEN] {
+        let with: Vec<String> = execs
+            .iter()
+            .filter(|l| l.contains(secret))
+            .map(|l| l.replace(secret, "<THE TOKEN>"))
+            .collect();
+        assert!(with.is_empty(), "a token on a command line: {with:#?}");
+    }
+
+    // The scrub worked: no URL and no rule carries a token, the other entry stays.
+    let url = sandbox.run_ok(["-C", "project", "config", "remote.origin.url"]);
+    assert_eq!(lines(&url.stdout), [job.url()]);
+    let rules = sandbox.run([
+        "-C",
+        "project",
+        "config",
+        "--get-regexp",
+        r"^url\..*insteadof$",
+    ]);
+    assert!(
+        rules.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&rules.stdout)
+    );
+    let note = sandbox.run_ok([
+        "-C",
+        "project",
+        "config",
+        "--get-regexp",
+        r"^url\..*\.note$",
+    ]);
+    assert_eq!(lines(&note.stdout).len(), 1);
+    let ext_after = std::fs::read_to_string(&ext).unwrap();
+    assert!(!ext_after.contains(TOKEN), "{ext_after}");
+
+    // And a push goes through our helper.
+    ours(sandbox, ".", &["configure", "--global"]).assert_success();
+    sandbox.run_ok(["-C", "project", "fetch", "--quiet", "origin"]);
+    sandbox.run_ok([
+        "-C",
+        "project",
+        "checkout",
+        "--quiet",
+        "-b",
+        "work",
+        "origin/main",
+    ]);
+    sandbox.env("GIT_CREDENTIAL_GITLAB_CI_LOG", "info");
+    let head = job.commit("project", "CHANGELOG", "changed\n");
+    let push = sandbox.run_ok(["-C", "project", "push", "--quiet", "origin", "work:main"]);
+    assert!(
+        String::from_utf8_lossy(&push.stderr).contains("decision=\"answer\""),
+        "the push did not go through our helper: {}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    assert_eq!(job.server_ref("refs/heads/main"), head);
+    assert_nowhere_under(sandbox.root(), &[TOKEN.as_bytes().to_vec()]);
+}
+
 #[test]
 fn configure_env_puts_our_helper_after_the_runners_per_job_reset() {
     // The server takes only the token our helper reads, not the runner's CI_JOB_TOKEN, so a

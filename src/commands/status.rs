@@ -140,10 +140,7 @@ fn our_helpers(entries: &[crate::git::Entry], exe: &str) -> Vec<(String, String)
             let ("credential", Some(origin), "helper") = e.parts() else {
                 return None;
             };
-            let ours = e
-                .value
-                .as_deref()
-                .is_some_and(|v| crate::git::is_our_helper(v, exe));
+            let ours = e.value().is_some_and(|v| crate::git::is_our_helper(v, exe));
             ours.then(|| (origin.to_owned(), e.location()))
         })
         .collect()
@@ -426,25 +423,13 @@ const MAX_READ: u64 = 4 * 1024 * 1024;
 /// its contents and frees the old allocation without zeroing it, and these files may hold
 /// tokens.
 fn read_bounded(path: &Path) -> std::io::Result<zeroize::Zeroizing<Vec<u8>>> {
-    use std::io::Read;
     let mut file = crate::hardening::open_nonblocking(path)?;
     let metadata = file.metadata()?;
     if !metadata.is_file() {
         return Err(std::io::ErrorKind::InvalidInput.into());
     }
     let len = usize::try_from(metadata.len().min(MAX_READ)).unwrap_or(0);
-    let mut buf = zeroize::Zeroizing::new(vec![0u8; len]);
-    let mut filled = 0;
-    while filled < len {
-        match file.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    buf.truncate(filled);
-    Ok(buf)
+    crate::hardening::read_sized(&mut file, len)
 }
 
 /// The push URL of `origin` as written in the config (`pushurl`, else `url`), before any

@@ -162,7 +162,7 @@ impl Request {
                 match userinfo.split_once(':') {
                     Some((user, pass)) => {
                         self.username = Some(percent_decode(user)?);
-                        self.password = Some(SecretString::from(percent_decode(pass)?));
+                        self.password = Some(percent_decode_secret(pass)?);
                     }
                     None => self.username = Some(percent_decode(userinfo)?),
                 }
@@ -218,8 +218,33 @@ impl Request {
 /// Decodes `%XX` escapes as git's `url_decode` does, refusing any that yields CR, LF or NUL:
 /// those are how CVE-2020-5260 smuggled a second `host=` line through a URL.
 fn percent_decode(s: &str) -> Result<String, Malformed> {
+    let mut out = Zeroizing::new(Vec::with_capacity(s.len()));
+    decode_into(s, &mut out)?;
+    std::str::from_utf8(&out)
+        .map(str::to_owned)
+        .map_err(|_| Malformed::NotUtf8)
+}
+
+/// [`percent_decode`] for a password: decoded into a buffer sized once and zeroed on drop,
+/// then copied into an exact-size box, as `Token::new` does. `SecretString::from(String)`
+/// would shrink the buffer first (decoding leaves it longer than its text), and that
+/// reallocation would free the decoded password unzeroed.
+fn percent_decode_secret(s: &str) -> Result<SecretString, Malformed> {
+    let mut out = Zeroizing::new(Vec::with_capacity(s.len()));
+    decode_into(s, &mut out)?;
+    let text = std::str::from_utf8(&out).map_err(|_| Malformed::NotUtf8)?;
+    Ok(SecretString::from(Box::<str>::from(text)))
+}
+
+/// Decodes `s` into `out`, which is given room for `s.len()` bytes first. Decoding never
+/// lengthens, so `out` never grows: a growing `Vec` moves its contents and frees the old
+/// buffer without zeroing it. On an error, what was decoded (part of a password, perhaps) is
+/// zeroed where it lies.
+fn decode_into(s: &str, out: &mut Vec<u8>) -> Result<(), Malformed> {
+    use zeroize::Zeroize;
+    out.clear();
+    out.reserve_exact(s.len());
     let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
@@ -233,10 +258,20 @@ fn percent_decode(s: &str) -> Result<String, Malformed> {
         out.push(b);
         i += 1;
     }
-    if out.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {
-        return Err(Malformed::ControlCharacterInUrl);
+    let problem = if out.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {
+        Some(Malformed::ControlCharacterInUrl)
+    } else if std::str::from_utf8(out).is_err() {
+        Some(Malformed::NotUtf8)
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => {
+            out.as_mut_slice().zeroize();
+            Err(problem)
+        }
+        None => Ok(()),
     }
-    String::from_utf8(out).map_err(|_| Malformed::NotUtf8)
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -380,6 +415,38 @@ impl ReadWithDeadline for Stdin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_decoding_never_grows_its_buffer_and_wipes_it_on_an_error() {
+        let input = "p%41ss%2Fw%3Ard";
+        let mut out = Vec::with_capacity(input.len());
+        let (at, capacity) = (out.as_ptr(), out.capacity());
+        decode_into(input, &mut out).unwrap();
+        assert_eq!(out, b"pAss/w:rd");
+        assert_eq!((out.as_ptr(), out.capacity()), (at, capacity));
+        for (hostile, why) in [
+            ("secret%0Ahost=evil", Malformed::ControlCharacterInUrl),
+            ("secret%00", Malformed::ControlCharacterInUrl),
+            ("secret%FF", Malformed::NotUtf8),
+        ] {
+            let mut out = Vec::with_capacity(hostile.len());
+            let at = out.as_ptr();
+            assert_eq!(decode_into(hostile, &mut out), Err(why));
+            assert_eq!(out.as_ptr(), at, "{hostile}");
+            assert!(!out.is_empty() && out.iter().all(|&b| b == 0), "{out:?}");
+        }
+    }
+
+    #[test]
+    fn a_url_password_is_decoded_into_a_secret() {
+        let r = parse("url=https://u:p%41ss%40word@h.example/\n");
+        assert_eq!(r.password.as_ref().unwrap().expose_secret(), "pAss@word");
+        assert_eq!(r.username.as_deref(), Some("u"));
+        assert_eq!(
+            Request::parse(b"url=https://u:p%0Ass@h.example/\n").unwrap_err(),
+            Malformed::ControlCharacterInUrl
+        );
+    }
 
     fn parse(s: &str) -> Request {
         Request::parse(s.as_bytes()).expect("parses")

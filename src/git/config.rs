@@ -10,6 +10,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 /// One configuration entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -20,9 +21,10 @@ pub struct Entry {
     pub source: Source,
     /// `section.subsection.name`, with section and name lowercased as git does.
     pub key: String,
-    /// `None` for a key with no `=` at all (a boolean true).
+    /// `None` for a key with no `=` at all (a boolean true). Zeroed on drop: a value can
+    /// hold a token (a remote URL with one, an `http.extraheader`).
     #[serde(skip)]
-    pub value: Option<String>,
+    pub value: Option<Zeroizing<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,6 +40,11 @@ pub enum Source {
 }
 
 impl Entry {
+    /// The value, `None` for a key with no `=` at all.
+    pub fn value(&self) -> Option<&str> {
+        self.value.as_deref().map(String::as_str)
+    }
+
     /// The section, the subsection if any (case preserved), and the name.
     pub fn parts(&self) -> (&str, Option<&str>, &str) {
         let (section, rest) = self.key.split_once('.').unwrap_or((&self.key, ""));
@@ -124,7 +131,15 @@ fn top_level(dir: &Path) -> Option<PathBuf> {
 
 /// Parses `scope NUL origin NUL key (LF value)? NUL` records.
 pub fn parse_list(raw: &[u8]) -> Vec<Entry> {
-    let text = String::from_utf8_lossy(raw);
+    // Invalid UTF-8 is replaced in a copy, which holds the values too: it is wiped.
+    let lossy: Zeroizing<String>;
+    let text = match std::str::from_utf8(raw) {
+        Ok(text) => text,
+        Err(_) => {
+            lossy = Zeroizing::new(String::from_utf8_lossy(raw).into_owned());
+            lossy.as_str()
+        }
+    };
     let mut fields = text.split('\0');
     let mut entries = Vec::new();
     while let (Some(scope), Some(origin), Some(kv)) = (fields.next(), fields.next(), fields.next())
@@ -133,7 +148,7 @@ pub fn parse_list(raw: &[u8]) -> Vec<Entry> {
             break;
         }
         let (key, value) = match kv.split_once('\n') {
-            Some((k, v)) => (k, Some(v.to_owned())),
+            Some((k, v)) => (k, Some(Zeroizing::new(v.to_owned()))),
             None => (kv, None),
         };
         let source = if let Some(path) = origin.strip_prefix("file:") {
@@ -223,7 +238,7 @@ pub fn rewrite<'e>(entries: &'e [Entry], url: &str, push: bool) -> (String, Opti
         if section != "url" || name != wanted {
             continue;
         }
-        let Some(prefix) = e.value.as_deref() else {
+        let Some(prefix) = e.value() else {
             continue;
         };
         if url.starts_with(prefix) && best.is_none_or(|(_, p, _)| prefix.len() > p.len()) {
@@ -272,7 +287,7 @@ mod tests {
         let raw = b"global\0file:/root/.gitconfig\0user.name\nMe\0local\0file:.git/config\0http.noval\0command\0command line:\0credential.helper\nstore\0command\0command line:\0credential.helper\ncache\0";
         let mut entries = parse_list(raw);
         assert_eq!(entries.len(), 4);
-        assert_eq!(entries[0].value.as_deref(), Some("Me"));
+        assert_eq!(entries[0].value(), Some("Me"));
         assert_eq!(entries[1].value, None);
         mark_environment_entries(&mut entries, |k| match k {
             "GIT_CONFIG_COUNT" => Some("1".into()),

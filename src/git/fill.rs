@@ -89,7 +89,8 @@ fn parse(answer: &[u8]) -> Option<(Option<String>, SecretString)> {
         if let Some(v) = line.strip_prefix("username=") {
             username = Some(v.to_owned());
         } else if let Some(v) = line.strip_prefix("password=") {
-            password = Some(SecretString::from(v.to_owned()));
+            // Copied once into an exact-size box; `answer` is the caller's zeroized buffer.
+            password = Some(SecretString::from(Box::<str>::from(v)));
         }
     }
     Some((username, password?))

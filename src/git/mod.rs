@@ -1,7 +1,8 @@
 //! git itself, started only by [`runner`]: its configuration as git reads it ([`config`]), the URL rules git applies to
 //! it ([`url`]), helper values as git runs them ([`helper`]), the
 //! `GIT_CONFIG_COUNT` entries of the environment ([`env`]), and the line-level reading and
-//! editing of config files that removing exactly our entries needs ([`editor`]), where the
+//! editing of config files that removing exactly our entries, or a section that holds a
+//! token, needs ([`editor`], under git's lock protocol), where the
 //! repository keeps its files ([`repository`]), and what the installed git can do
 //! ([`version`]).
 
@@ -18,7 +19,10 @@ mod version;
 pub use config::{
     ere_escape, is_true, normalise_key, parse_bool, parse_list, read, rewrite, Entry, Source,
 };
-pub use editor::{parse as parse_config_lines, RawFile, MARKER};
+pub use editor::{
+    edit as edit_config_file, list as list_config_file, pairs as config_pairs,
+    parse as parse_config_lines, read_text as read_config_text, EditError, RawFile, MARKER,
+};
 pub use env::{env_entries, parameter, parameters, process_env, EnvError, Parameter};
 pub use fill::{fill, Filled};
 pub use helper::{

@@ -45,6 +45,9 @@ pub struct Bounded {
     pub stderr: String,
 }
 
+/// The most of each output [`run_bounded`] keeps.
+const MAX_OUTPUT: usize = 64 * 1024;
+
 /// Runs `cmd` with `input` on its stdin, and kills it at `deadline`. Each output is capped at
 /// 64 KiB. `Err` when git cannot be started.
 pub fn run_bounded(
@@ -61,14 +64,17 @@ pub fn run_bounded(
     }
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
+    // stdout may hold a password: it is read into a buffer sized once, which never grows
+    // and so leaves no copy behind.
     let out = std::thread::spawn(move || {
-        let mut buf = Zeroizing::new(Vec::new());
-        let _ = stdout.by_ref().take(64 * 1024).read_to_end(&mut buf);
-        buf
+        crate::hardening::read_sized(&mut stdout, MAX_OUTPUT).unwrap_or_default()
     });
     let err = std::thread::spawn(move || {
         let mut buf = Vec::new();
-        let _ = stderr.by_ref().take(64 * 1024).read_to_end(&mut buf);
+        let _ = stderr
+            .by_ref()
+            .take(MAX_OUTPUT as u64)
+            .read_to_end(&mut buf);
         buf
     });
     let start = Instant::now();

@@ -166,7 +166,7 @@ fn helper_chain(
                 continue;
             }
         }
-        let value = e.value.as_deref().unwrap_or("");
+        let value = e.value().unwrap_or("");
         if value.is_empty() {
             for s in steps.iter_mut() {
                 s.effective = false;
@@ -266,7 +266,7 @@ fn scope_options(e: &Entry) -> String {
 /// hold a secret, are not printed. An entry from the environment or `git -c` is not in a
 /// file, so the fix says where it is instead.
 fn remove_command(e: &Entry) -> String {
-    let value = e.value.as_deref().unwrap_or("");
+    let value = e.value().unwrap_or("");
     let pattern = match value.split_whitespace().next() {
         None => "^$".to_owned(),
         Some(word) => format!("^{}( |$)", git::ere_escape(word)),
@@ -391,7 +391,7 @@ fn sent_username<'e>(
                 && name == "username"
                 && sub.is_none_or(|p| Url::parse(p).is_some_and(|p| target.matched_by(&p)))
         })
-        .and_then(|e| Some((e.value.as_deref()?, Some(e))))
+        .and_then(|e| Some((e.value()?, Some(e))))
 }
 
 /// A user name git sends that none of our credentials for the URL has: we refuse, in
@@ -455,7 +455,7 @@ fn path_scope_lines(
                 && name == "usehttppath"
                 && sub.is_none_or(|p| Url::parse(p).is_some_and(|p| target.matched_by(&p)))
         })
-        .is_some_and(|e| git::is_true(e.value.as_deref()));
+        .is_some_and(|e| git::is_true(e.value()));
     if !use_http_path {
         for c in scoped {
             lines.push(Line::problem(
@@ -480,7 +480,7 @@ fn embedded_credential_lines(
         .collect();
     for e in &facts.entries {
         let (section, sub, name) = e.parts();
-        let value = e.value.as_deref().unwrap_or("");
+        let value = e.value().unwrap_or("");
         match (section, name) {
             ("remote", "url" | "pushurl") | ("submodule", "url") => {
                 if git::has_password(value) {

@@ -609,7 +609,7 @@ mod tests {
             scope: scope.into(),
             source: Source::File(PathBuf::from(file)),
             key: key.into(),
-            value: Some(value.into()),
+            value: Some(zeroize::Zeroizing::new(value.into())),
         }
     }
 
@@ -1499,7 +1499,7 @@ mod tests {
             scope: "command".into(),
             source: Source::Environment(0),
             key: "credential.https://gitlab.example.com.username".into(),
-            value: Some("deployer".into()),
+            value: Some(zeroize::Zeroizing::new("deployer".into())),
         });
         let mut deploy = served();
         deploy.credential.username = "deployer".into();

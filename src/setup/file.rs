@@ -3,14 +3,16 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
 
 use super::model::{origins, run, Setup, SetupError, Target};
 use super::plan::{ours_and_resets, plan_helper, HelperPlan};
 use super::target::resolve;
 use crate::git::{
-    self, is_our_helper, is_true, normalise_key, parse_config_lines, Entry, RawFile, MARKER,
+    self, config_pairs, edit_config_file, is_our_helper, is_true, list_config_file, normalise_key,
+    parse_config_lines, read_config_text, Entry, RawFile, MARKER,
 };
 
 /// One key's entries in a file's listing: their positions in it, values and markers.
@@ -26,12 +28,7 @@ fn key_entries<'a>(listing: &'a [Entry], marks: &[bool], key: &str) -> KeyEntrie
         .collect();
     let values = positions
         .iter()
-        .map(|&i| {
-            (
-                listing[i].value.as_deref(),
-                marks.get(i).copied().unwrap_or(false),
-            )
-        })
+        .map(|&i| (listing[i].value(), marks.get(i).copied().unwrap_or(false)))
         .collect();
     KeyEntries { positions, values }
 }
@@ -79,28 +76,13 @@ fn unreadable(path: &Path) -> SetupError {
     }
 }
 
-fn read_text(path: &Path) -> Result<String, SetupError> {
-    std::fs::read_to_string(path).map_err(|source| SetupError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+fn read_text(path: &Path) -> Result<Zeroizing<String>, SetupError> {
+    Ok(read_config_text(path)?)
 }
 
 /// Every entry in `path` itself (not its includes), in order; none when it does not exist.
 fn list(path: &Path) -> Result<Vec<Entry>, SetupError> {
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let out = run(
-        git::command().args(["config", "--file"]).arg(path).args([
-            "--list",
-            "--show-scope",
-            "--show-origin",
-            "-z",
-        ]),
-        &format!("reading {}", path.display()),
-    )?;
-    Ok(git::parse_list(&out.stdout))
+    Ok(list_config_file(path)?)
 }
 
 /// `git config --file path --add key value`, tagged with our marker: by git where it can
@@ -125,7 +107,7 @@ fn add(path: &Path, key: &str, value: &str, comment: bool) -> Result<(), SetupEr
     rewrite(
         &file,
         |raw| raw.with_marker(at),
-        &pairs(file.listing.iter()),
+        &config_pairs(&file.listing),
     )
 }
 
@@ -228,7 +210,7 @@ pub fn unconfigure(target: &Target, setup: &Setup) -> Result<Vec<String>, SetupE
     let mut removed = format!("removed from {}:", path.display());
     for &i in &remove {
         let e = &file.listing[i];
-        let value = match e.value.as_deref() {
+        let value = match e.value() {
             Some("") => "\"\"  (reset)",
             Some(v) => v,
             None => "(no value)",
@@ -248,10 +230,7 @@ fn other_origins(file: &ConfigFile, setup: &Setup) -> Vec<String> {
         let ("credential", Some(origin), "helper") = e.parts() else {
             continue;
         };
-        let ours = marked
-            || e.value
-                .as_deref()
-                .is_some_and(|v| is_our_helper(v, &setup.exe));
+        let ours = marked || e.value().is_some_and(|v| is_our_helper(v, &setup.exe));
         let served = setup.wanted.iter().any(|w| w.origin == origin);
         if ours && !served && !others.iter().any(|o| o == origin) {
             others.push(origin.to_owned());
@@ -267,7 +246,7 @@ fn remove_entries(file: &ConfigFile, positions: &BTreeSet<usize>) -> Result<(), 
         .iter()
         .enumerate()
         .filter(|(i, _)| !positions.contains(i))
-        .map(|(_, e)| (e.key.as_str(), e.value.as_deref()))
+        .map(|(_, e)| (e.key.as_str(), e.value()))
         .collect();
     rewrite(file, |raw| raw.without(positions), &kept)
 }
@@ -280,104 +259,7 @@ fn rewrite(
     edit: impl Fn(&RawFile<'_>) -> Option<String>,
     expected: &[(&str, Option<&str>)],
 ) -> Result<(), SetupError> {
-    // git writes through symlinks to the file they name; so do we.
-    let path = std::fs::canonicalize(&file.path).map_err(|source| SetupError::Io {
-        path: file.path.clone(),
-        source,
-    })?;
-    let mut lock_name = path.clone().into_os_string();
-    lock_name.push(".lock");
-    let lock = Lock::create(PathBuf::from(lock_name), &path)?;
-    // Under the lock, the file must still hold what the edit was planned from.
-    if pairs(list(&path)?.iter()) != pairs(file.listing.iter()) {
-        return Err(SetupError::Changed(path));
-    }
-    let text = read_text(&path)?;
-    let raw = parse_config_lines(&text).ok_or_else(|| unreadable(&path))?;
-    raw.check(&file.listing).map_err(|()| unreadable(&path))?;
-    let edited = edit(&raw).ok_or_else(|| SetupError::Unreadable {
-        path: path.clone(),
-        problem:
-            "an entry to change shares its line with a section header or a comment, or spans lines"
-                .to_owned(),
-    })?;
-    lock.write(edited.as_bytes())?;
-    if pairs(list(&lock.path)?.iter()) != expected {
-        return Err(unreadable(&path));
-    }
-    lock.commit(&path)
-}
-
-fn pairs<'a>(entries: impl Iterator<Item = &'a Entry>) -> Vec<(&'a str, Option<&'a str>)> {
-    entries
-        .map(|e| (e.key.as_str(), e.value.as_deref()))
-        .collect()
-}
-
-/// git's lock protocol: `<file>.lock`, created only if absent, renamed over the file when
-/// complete, removed if anything fails first.
-struct Lock {
-    path: PathBuf,
-    committed: bool,
-}
-
-impl Lock {
-    fn create(path: PathBuf, original: &Path) -> Result<Lock, SetupError> {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        match options.open(&path) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(SetupError::Locked(original.to_path_buf()))
-            }
-            Err(source) => return Err(SetupError::Io { path, source }),
-        }
-        let lock = Lock {
-            path,
-            committed: false,
-        };
-        // As git does: the new file keeps the old one's permissions.
-        if let Ok(meta) = std::fs::metadata(original) {
-            std::fs::set_permissions(&lock.path, meta.permissions()).map_err(|source| {
-                SetupError::Io {
-                    path: lock.path.clone(),
-                    source,
-                }
-            })?;
-        }
-        Ok(lock)
-    }
-
-    fn write(&self, data: &[u8]) -> Result<(), SetupError> {
-        let io_error = |source| SetupError::Io {
-            path: self.path.clone(),
-            source,
-        };
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(&self.path)
-            .map_err(io_error)?;
-        f.write_all(data).map_err(io_error)?;
-        f.sync_all().map_err(io_error)
-    }
-
-    fn commit(mut self, to: &Path) -> Result<(), SetupError> {
-        std::fs::rename(&self.path, to).map_err(|source| SetupError::Io {
-            path: to.to_path_buf(),
-            source,
-        })?;
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
+    Ok(edit_config_file(&file.path, &file.listing, edit, expected)?)
 }
 
 #[cfg(test)]
@@ -459,7 +341,7 @@ mod tests {
             .unwrap()
             .into_iter()
             .filter(|e| e.key == "credential.https://h.example.helper")
-            .map(|e| e.value)
+            .map(|e| e.value().map(str::to_owned))
             .collect();
         assert_eq!(
             values,

@@ -81,6 +81,20 @@ pub enum SetupError {
     TokenShaped(&'static str, &'static str, &'static str),
 }
 
+impl From<git::EditError> for SetupError {
+    fn from(e: git::EditError) -> SetupError {
+        match e {
+            git::EditError::Git(e) => SetupError::Git(e),
+            git::EditError::Io { path, source } => SetupError::Io { path, source },
+            git::EditError::Locked(path) => SetupError::Locked(path),
+            git::EditError::Unreadable { path, problem } => {
+                SetupError::Unreadable { path, problem }
+            }
+            git::EditError::Changed(path) => SetupError::Changed(path),
+        }
+    }
+}
+
 impl Setup {
     /// Our helper as `exe` with `options`, for each origin `config` serves.
     pub fn new(config: &Config, exe: &Path, options: &[String]) -> Result<Setup, SetupError> {

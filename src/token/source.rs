@@ -4,11 +4,8 @@
 //! or Kubernetes' `..data` symlink swap) is served from the next request on.
 
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-use zeroize::Zeroizing;
 
 use super::secret::{InvalidToken, Token, MAX_TOKEN_BYTES};
 
@@ -158,11 +155,7 @@ fn read_file(path: &Path) -> Result<Token, Unavailable> {
         return Err(Unavailable::NotAFile);
     }
     // The buffer is allocated at its final size: growing it would free copies unzeroed.
-    let limit = MAX_TOKEN_BYTES + 3;
-    let mut buf = Zeroizing::new(Vec::with_capacity(limit));
-    (&mut file)
-        .take(limit as u64)
-        .read_to_end(&mut buf)
+    let mut buf = crate::hardening::read_sized(&mut file, MAX_TOKEN_BYTES + 3)
         .map_err(|e| Unavailable::Unreadable(io_reason(&e)))?;
     let trailing = if buf.ends_with(b"\r\n") {
         2
