@@ -987,3 +987,73 @@ fn a_fifo_at_the_lock_path_cannot_hang_status() {
     assert!(out.contains("summary:"), "{out}{}", text(&status.stderr));
     assert!(out.contains("no daemon on"), "{out}");
 }
+
+/// `( daemon --detach 7>&1 ) | cat`: a descriptor the caller left open (here fd 7, the write
+/// end of a pipe) must not be kept by the detached daemon, or whoever reads that pipe (a job's
+/// log reader, `cat`) waits for the daemon's `--ttl`.
+#[test]
+fn a_detached_daemon_keeps_none_of_the_callers_other_descriptors() {
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+
+    let dir = socket_dir();
+    let socket = dir.path().join("sock");
+    let _guard = SocketGuard {
+        socket: socket.clone(),
+    };
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array, which we then own.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let mut cmd = job_daemon(&socket)
+        .daemon_arg("--ttl")
+        .daemon_arg("30s")
+        .command(true);
+    let w = write_end.as_raw_fd();
+    // SAFETY: only dup2 between fork and exec; it clears close-on-exec on fd 7.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(w, 7) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = Process::new(cmd).timeout(Duration::from_secs(15)).run();
+    assert!(out.success(), "{}", out.output_str());
+    let pid = running_pid(&out.stdout_str()).expect("a running daemon");
+    drop(write_end);
+
+    // The starting process has exited and we closed our copy: only the daemon could still
+    // hold the write end. The read must see end-of-file at once, not after the 30 s TTL.
+    let (done, got) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = std::fs::File::from(read_end);
+        let mut buf = Vec::new();
+        let _ = done.send(reader.read_to_end(&mut buf).map(|_| buf));
+    });
+    let began = Instant::now();
+    let read = got.recv_timeout(Duration::from_secs(5));
+    assert!(
+        matches!(read, Ok(Ok(ref b)) if b.is_empty()),
+        "the pipe did not reach end-of-file within {:?} (daemon pid {pid} alive: {}): {read:?}",
+        began.elapsed(),
+        is_our_daemon(pid)
+    );
+    assert!(is_our_daemon(pid), "the daemon is still running");
+    // Nothing beyond the descriptors the daemon opened itself: 0-2 are /dev/null, and none
+    // is the caller's pipe.
+    if let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+        for entry in entries.flatten() {
+            let target = std::fs::read_link(entry.path()).unwrap_or_default();
+            assert!(
+                !target.to_string_lossy().starts_with("pipe:"),
+                "the daemon holds a pipe at fd {:?}: {}",
+                entry.file_name(),
+                target.display()
+            );
+        }
+    }
+}

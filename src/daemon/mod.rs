@@ -287,14 +287,17 @@ mod reexec {
             .arg(READY_FD.to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        // SAFETY: only async-signal-safe calls (setsid, dup2) between fork and exec.
+        // SAFETY: only async-signal-safe calls (setsid, dup2, close_range or fcntl) between
+        // fork and exec.
         unsafe {
             cmd.pre_exec(move || {
                 if libc::setsid() == -1 {
                     return Err(std::io::Error::last_os_error());
                 }
                 place_fd(hand_raw, HANDOFF_FD)?;
-                place_fd(ready_raw, READY_FD)
+                place_fd(ready_raw, READY_FD)?;
+                close_on_exec_from(READY_FD + 1);
+                Ok(())
             });
         }
         let mut child = cmd
@@ -348,6 +351,44 @@ mod reexec {
             return Err(std::io::Error::last_os_error());
         }
         Ok(())
+    }
+
+    /// In the child, between fork and exec: every descriptor from `first` on is marked
+    /// close-on-exec, so the detached daemon keeps none that the caller left open (a job's
+    /// `exec 3>&1`, a `7>&1` on the command line): a reader of such a pipe would otherwise
+    /// wait for the daemon to end. Marked rather than closed, so that the standard library's
+    /// own close-on-exec pipe still reports a failed exec.
+    fn close_on_exec_from(first: i32) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            // SAFETY: a system call on plain integers; async-signal-safe. Linux 5.11 and later.
+            let done = unsafe {
+                libc::syscall(
+                    libc::SYS_close_range,
+                    first as libc::c_uint,
+                    libc::c_uint::MAX,
+                    libc::CLOSE_RANGE_CLOEXEC,
+                )
+            } == 0;
+            if done {
+                return;
+            }
+        }
+        // Older kernels and other systems: each descriptor up to the limit, one by one.
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into the struct we own; async-signal-safe.
+        let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+            limit.rlim_cur.min(1 << 20) as i32
+        } else {
+            1024
+        };
+        for fd in first..max {
+            // SAFETY: fcntl on a descriptor number; one that is not open gives EBADF.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
     }
 
     fn read_ready(ready: OwnedFd) -> Result<String, String> {
