@@ -429,7 +429,7 @@ except OSError as e:
     sys.exit(0)
 p = ("protocol=https\nhost=" + sys.argv[2] + "\n").encode()
 try:
-    s.sendall(b"GLCI" + bytes([1, 1]) + len(p).to_bytes(4, "big") + p)
+    s.sendall(b"GLCI" + bytes([2, 1]) + len(p).to_bytes(4, "big") + p)
 except OSError:
     pass
 try:
@@ -1056,4 +1056,180 @@ fn a_detached_daemon_keeps_none_of_the_callers_other_descriptors() {
             );
         }
     }
+}
+
+/// A second job's token, for jobs that share one uid and one HOME.
+const TOKEN_B: &str = "glpat-SecondJobOnTheSameRunner2";
+
+/// `binary <args>` as GitLab job `id` of project 7 on a shell executor runs it: one HOME for
+/// every job, no `--socket`, the job's variables, and the job token when `token` is given.
+fn in_job(home: &Path, id: &str, token: Option<&str>, args: &[&str]) -> Command {
+    let mut cmd = helper_command();
+    cmd.args(args).env_clear().current_dir(home);
+    carry_git_env(&mut cmd)
+        .env("HOME", home)
+        .env("CI_SERVER_URL", SERVED)
+        .env("CI_PROJECT_ID", "7")
+        .env("CI_JOB_ID", id);
+    if let Some(token) = token {
+        cmd.env("CI_JOB_TOKEN", token);
+    }
+    cmd
+}
+
+/// The socket in "git-credential-gitlab-ci daemon: running, pid N, socket S".
+fn running_socket(stdout: &str) -> std::path::PathBuf {
+    let socket = stdout
+        .split(", socket ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no socket in {stdout:?}"));
+    socket.trim().into()
+}
+
+/// Issue 13's reproducer: on a shell executor, job A's daemon answered job B with A's token,
+/// and B's own daemon could not start ("already running").
+#[test]
+fn concurrent_jobs_sharing_a_home_each_use_their_own_daemon() {
+    let home = socket_dir();
+    let home = home.path();
+    let request = format!("protocol=https\nhost={HOST}\n");
+    let run = |cmd: Command| {
+        let out = Process::new(cmd)
+            .stdin(&request)
+            .timeout(Duration::from_secs(20))
+            .run();
+        let stderr = out.stderr_str();
+        assert!(
+            !stderr.contains(TOKEN) && !stderr.contains(TOKEN_B),
+            "{stderr}"
+        );
+        out
+    };
+    let start = |id: &str, token: &str| {
+        let out = Process::new(in_job(home, id, Some(token), &["daemon", "--detach"]))
+            .timeout(Duration::from_secs(20))
+            .run();
+        assert!(out.success(), "job {id}'s daemon: {}", out.output_str());
+        let socket = running_socket(&out.stdout_str());
+        (
+            SocketGuard {
+                socket: socket.clone(),
+            },
+            socket,
+        )
+    };
+
+    let (_a, a_socket) = start("1", TOKEN);
+    assert_eq!(
+        a_socket,
+        home.join(".cache/git-credential-gitlab-ci/job-1/daemon.sock"),
+        "the default socket is the job's own"
+    );
+
+    // Job B, with its own token in its environment, is answered with it, never with A's.
+    let b_get = run(in_job(home, "2", Some(TOKEN_B), &["get"]));
+    b_get.assert_answered("gitlab-ci-token", TOKEN_B);
+    // Even pointed at A's socket, B does not use A's daemon: with `auto` it answers from its
+    // own environment, with `only` it stays silent, as when no daemon runs.
+    let mut pointed = in_job(home, "2", Some(TOKEN_B), &["get"]);
+    pointed.env(ENV_SOCKET, &a_socket);
+    run(pointed).assert_answered("gitlab-ci-token", TOKEN_B);
+    let mut pointed = in_job(home, "2", None, &["get"]);
+    pointed
+        .env(ENV_SOCKET, &a_socket)
+        .env(ENV_USE_DAEMON, "only");
+    run(pointed).assert_silent("job 2, only A's daemon to ask");
+    // The same job number on another project or server is another job.
+    for (key, value) in [
+        ("CI_PROJECT_ID", "8"),
+        ("CI_SERVER_URL", "https://gitlab.other.example"),
+    ] {
+        let mut other = in_job(home, "1", None, &["get"]);
+        other
+            .env(key, value)
+            .env(ENV_SOCKET, &a_socket)
+            .env(ENV_USE_DAEMON, "only");
+        run(other).assert_silent(key);
+    }
+
+    // Job B's own daemon starts beside A's.
+    let (_b, b_socket) = start("2", TOKEN_B);
+    assert_ne!(a_socket, b_socket);
+
+    // With the tokens dropped from the jobs' environments, each is served by its own daemon.
+    for (id, token) in [("1", TOKEN), ("2", TOKEN_B)] {
+        let mut get = in_job(home, id, None, &["get"]);
+        get.env(ENV_USE_DAEMON, "only");
+        run(get).assert_answered("gitlab-ci-token", token);
+    }
+
+    // `status` names the job a daemon serves, and says when it is not this one.
+    let status = |id: &str, args: &[&str]| {
+        let out = run(in_job(home, id, None, args));
+        out.assert_not_printed(&[TOKEN, TOKEN_B]);
+        out.stdout_str()
+    };
+    let text_a = status("1", &["status"]);
+    assert!(
+        text_a.contains(
+            "the daemon serves job 1 (project 7 on https://gitlab.example.com), this job"
+        ),
+        "{text_a}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&status("1", &["status", "--json"]))
+        .expect("status --json prints JSON");
+    let state = &json["daemon"]["state"]["job"];
+    assert_eq!(state["job_id"], "1", "{json:#}");
+    assert_eq!(state["project_id"], "7", "{json:#}");
+    assert_eq!(state["server_url"], SERVED, "{json:#}");
+    assert_eq!(json["daemon"]["serves_this_job"], true, "{json:#}");
+    let text_b = status("2", &["--socket", a_socket.to_str().unwrap(), "status"]);
+    assert!(
+        text_b.contains(
+            "serves job 1 (project 7 on https://gitlab.example.com), not this one (job 2"
+        ),
+        "{text_b}"
+    );
+}
+
+#[test]
+fn a_daemon_started_in_a_job_stops_by_itself_at_the_jobs_timeout() {
+    let dir = socket_dir();
+    let socket = |name: &str| dir.path().join(name);
+    let lifetime = |s: &Path| {
+        let state = daemon_state(s).expect("the daemon answers");
+        state["stops_at"]
+            .as_u64()
+            .map(|at| at - state["started_at"].as_u64().unwrap())
+    };
+
+    // No --ttl, CI_JOB_TIMEOUT=2: it stops two seconds after it started.
+    let timed = job_daemon(&socket("a"))
+        .env("CI_JOB_ID", "5")
+        .env("CI_JOB_TIMEOUT", "2")
+        .detach();
+    // An explicit --ttl wins over the job's timeout.
+    let explicit = job_daemon(&socket("b"))
+        .env("CI_JOB_ID", "6")
+        .env("CI_JOB_TIMEOUT", "2")
+        .daemon_arg("--ttl")
+        .daemon_arg("90s")
+        .detach();
+    // No timeout in the environment: the documented bound, an hour.
+    let bounded = job_daemon(&socket("c")).env("CI_JOB_ID", "7").detach();
+    // Outside a job, as before: no TTL unless asked for.
+    let outside = job_daemon(&socket("d")).detach();
+
+    assert_eq!(lifetime(&timed.socket), Some(2));
+    assert_eq!(lifetime(&explicit.socket), Some(90));
+    assert_eq!(lifetime(&bounded.socket), Some(3600));
+    assert_eq!(lifetime(&outside.socket), None);
+    assert!(
+        wait_gone(timed.pid, Duration::from_secs(10)),
+        "the job daemon outlived CI_JOB_TIMEOUT"
+    );
+    assert!(!timed.socket.exists(), "its socket is left behind");
+    assert!(is_our_daemon(explicit.pid), "--ttl 90s stopped early");
+    assert!(is_our_daemon(bounded.pid));
+    assert!(is_our_daemon(outside.pid));
 }

@@ -139,7 +139,9 @@ fn extra_sections(cmd: &clap::Command) -> Roff {
     )]);
     roff.text([roman(
         "The daemon's socket (under ~/.cache when XDG_RUNTIME_DIR is unset), in a \
-         directory of mode 0700.",
+         directory of mode 0700. Inside a GitLab job (CI_JOB_ID set) each job has its own: \
+         .../git-credential-gitlab-ci/job-CI_JOB_ID/daemon.sock, and the helper uses a \
+         daemon only if it serves the helper's own job.",
     )]);
 
     roff.control("SH", ["EXIT STATUS"]);

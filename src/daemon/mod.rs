@@ -34,6 +34,21 @@ use crate::credential::Credential;
 /// The log level when `GIT_CREDENTIAL_GITLAB_CI_LOG` does not say: the audit trail is at info.
 const DEFAULT_LOG: &str = "info";
 
+/// How long a daemon started in a job without `--ttl` runs when the job's environment does
+/// not give its timeout: GitLab's default job timeout.
+pub const JOB_TTL_BOUND: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The TTL of a daemon started in a job without `--ttl`: the job's timeout, which GitLab gives
+/// in `CI_JOB_TIMEOUT` (seconds), so the daemon cannot outlive the job it was started in;
+/// [`JOB_TTL_BOUND`] when that is unset or not a positive number of seconds.
+pub fn job_ttl(job_timeout: Option<&str>) -> std::time::Duration {
+    job_timeout
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .filter(|secs| *secs > 0)
+        .map(std::time::Duration::from_secs)
+        .unwrap_or(JOB_TTL_BOUND)
+}
+
 /// `daemon`, as the user runs it.
 pub fn start(config: Config, settings: Settings, detach: bool) -> Result<ExitCode, String> {
     if config.credentials.is_empty() {
@@ -47,6 +62,12 @@ pub fn start(config: Config, settings: Settings, detach: bool) -> Result<ExitCod
             ..c.clone()
         })
         .collect();
+    if let Some(name) = settings.job.too_long() {
+        return Err(format!(
+            "{name} is longer than {} bytes; a GitLab job's is not",
+            crate::ipc::MAX_JOB_FIELD
+        ));
+    }
     socket::prepare_dir(&settings.socket).map_err(|e| e.to_string())?;
     #[cfg(unix)]
     {
@@ -125,7 +146,7 @@ fn serve(
                 return Err(format!("cannot listen on {}: {e}", socket_path.display()));
             }
         };
-        tracing::info!(event = "ready", pid = std::process::id(), socket = %socket_path.display(), credentials = daemon.credentials.len());
+        tracing::info!(event = "ready", pid = std::process::id(), socket = %socket_path.display(), credentials = daemon.credentials.len(), job = %daemon.settings.job, ttl_secs = daemon.settings.ttl.map(|t| t.as_secs()));
         if let Some(mut r) = ready {
             let _ = writeln!(r, "ready {}", std::process::id());
         }
@@ -445,5 +466,28 @@ mod reexec {
             .read_exact(&mut buf)
             .map_err(|_| handoff::HandoffError::Malformed)?;
         handoff::decode(&buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_job_daemon_lives_as_long_as_the_jobs_timeout_or_an_hour() {
+        assert_eq!(job_ttl(Some("5400")), Duration::from_secs(5400));
+        assert_eq!(job_ttl(Some(" 2 ")), Duration::from_secs(2));
+        for unusable in [
+            None,
+            Some(""),
+            Some("0"),
+            Some("-5"),
+            Some("1h"),
+            Some("9e9"),
+        ] {
+            assert_eq!(job_ttl(unusable), JOB_TTL_BOUND, "{unusable:?}");
+        }
+        assert_eq!(JOB_TTL_BOUND, Duration::from_secs(3600));
     }
 }

@@ -35,12 +35,17 @@ pub enum SocketError {
 }
 
 /// The default socket: `$XDG_RUNTIME_DIR/git-credential-gitlab-ci/daemon.sock`, else the
-/// per-user cache directory. On Windows, a named pipe of the same name.
+/// per-user cache directory; inside a GitLab job (`CI_JOB_ID` set), in a directory of the
+/// job's own, `.../git-credential-gitlab-ci/job-<CI_JOB_ID>/daemon.sock`, so that concurrent
+/// jobs of one uid and one HOME (a shell executor) each start and reach their own daemon. On
+/// Windows, a named pipe of the same name.
 pub fn default_socket_path() -> PathBuf {
+    let job = job_dir_name(std::env::var_os("CI_JOB_ID").as_deref());
     #[cfg(windows)]
     {
         let user = std::env::var("USERNAME").unwrap_or_default();
-        PathBuf::from(format!("git-credential-gitlab-ci-{user}"))
+        let job = job.map(|j| format!("-{j}")).unwrap_or_default();
+        PathBuf::from(format!("git-credential-gitlab-ci-{user}{job}"))
     }
     #[cfg(not(windows))]
     {
@@ -55,8 +60,27 @@ pub fn default_socket_path() -> PathBuf {
                     crate::hardening::our_uid().unwrap_or(0)
                 ))
             });
-        dir.join("git-credential-gitlab-ci").join("daemon.sock")
+        let dir = dir.join("git-credential-gitlab-ci");
+        match job {
+            Some(job) => dir.join(job),
+            None => dir,
+        }
+        .join("daemon.sock")
     }
+}
+
+/// `job-<id>` for a job's own socket directory, or `None` outside a job. GitLab's job ids are
+/// numbers; anything else is named by a hash, so a hostile `CI_JOB_ID` (`../x`) cannot
+/// choose the path.
+fn job_dir_name(job_id: Option<&std::ffi::OsStr>) -> Option<String> {
+    let id = job_id.filter(|v| !v.is_empty())?.to_string_lossy();
+    if id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(format!("job-{id}"));
+    }
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(id.as_bytes());
+    let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("job-x{hex}"))
 }
 
 /// Creates the socket's directory (mode 0700) if needed and checks that it is ours alone.
@@ -296,6 +320,24 @@ mod tests {
             prepare_dir(&link.join("daemon.sock")),
             Err(SocketError::Symlink { .. })
         ));
+    }
+
+    #[test]
+    fn each_job_has_its_own_socket_directory_named_safely() {
+        let name = |id: &str| job_dir_name(Some(std::ffi::OsStr::new(id)));
+        assert_eq!(job_dir_name(None), None);
+        assert_eq!(name(""), None, "an empty CI_JOB_ID is no job");
+        assert_eq!(name("1").as_deref(), Some("job-1"));
+        assert_eq!(name("12345678901").as_deref(), Some("job-12345678901"));
+        for hostile in ["../../etc", "1/2", "a b", "1\n2", &"9".repeat(21)] {
+            let got = name(hostile).unwrap();
+            assert!(
+                got.starts_with("job-x") && got.len() == 21,
+                "{hostile:?}: {got}"
+            );
+            assert!(got[4..].bytes().all(|b| b.is_ascii_alphanumeric()), "{got}");
+        }
+        assert_ne!(name("../a"), name("../b"));
     }
 
     #[test]
