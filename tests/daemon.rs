@@ -1233,3 +1233,157 @@ fn a_daemon_started_in_a_job_stops_by_itself_at_the_jobs_timeout() {
     assert!(is_our_daemon(bounded.pid));
     assert!(is_our_daemon(outside.pid));
 }
+
+/// `program` as `uid` through setpriv, with an empty environment; `None` (and a note) where
+/// that cannot be tested: not root, no setpriv, or a binary the uid cannot run.
+fn as_uid(uid: u32, program: &str) -> Option<Command> {
+    if !crate::support::daemon::is_root() {
+        eprintln!("skipped: another uid can only be tested as root");
+        return None;
+    }
+    let make = || {
+        let mut cmd = setpriv_command();
+        cmd.arg(format!("--reuid={uid}"))
+            .arg(format!("--regid={uid}"))
+            .args(["--clear-groups", "--", program])
+            .env_clear();
+        cmd
+    };
+    let mut probe = make();
+    probe.arg("--version");
+    match Process::new(probe)
+        .timeout(Duration::from_secs(10))
+        .try_run()
+    {
+        Ok(run) if run.success() => Some(make()),
+        _ => {
+            eprintln!("skipped: setpriv is missing, or uid {uid} cannot run {program}");
+            None
+        }
+    }
+}
+
+fn chown(path: &Path, uid: u32) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: chown on a NUL-terminated path we own.
+    assert_eq!(
+        unsafe { libc::chown(c.as_ptr(), uid, uid) },
+        0,
+        "chown {path:?}"
+    );
+}
+
+const ARBITRARY_UID: u32 = 1_000_650_000;
+
+/// An OpenShift-style arbitrary uid: no passwd entry, HOME=/ (unwritable). The daemon finds a
+/// private directory under TMPDIR, and the helper of that uid finds the daemon there.
+#[test]
+fn an_arbitrary_uid_with_an_unwritable_home_gets_a_socket_under_tmpdir() {
+    let Some(_) = as_uid(ARBITRARY_UID, binary()) else {
+        return;
+    };
+    let tmp = socket_dir();
+    chown(tmp.path(), ARBITRARY_UID);
+    let run = |args: &[&str], token: Option<&str>| {
+        let mut cmd = as_uid(ARBITRARY_UID, binary()).unwrap();
+        cmd.args(args)
+            .env("HOME", "/")
+            .env("TMPDIR", tmp.path())
+            .env("CI_SERVER_URL", SERVED);
+        if let Some(token) = token {
+            cmd.env("CI_JOB_TOKEN", token);
+        }
+        Process::new(cmd)
+            .stdin(format!("protocol=https\nhost={HOST}\n"))
+            .timeout(Duration::from_secs(20))
+            .run()
+    };
+    let expected = tmp
+        .path()
+        .join(format!("git-credential-gitlab-ci-{ARBITRARY_UID}"))
+        .join("git-credential-gitlab-ci")
+        .join("daemon.sock");
+    let _guard = SocketGuard {
+        socket: expected.clone(),
+    };
+    let started = run(&["daemon", "--detach", "--ttl", "60s"], Some(TOKEN));
+    assert!(started.success(), "{}", started.output_str());
+    assert_eq!(running_socket(&started.stdout_str()), expected);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(expected.parent().unwrap()), 0o700);
+    assert_eq!(mode(expected.parent().unwrap().parent().unwrap()), 0o700);
+
+    // The same uid's helper, its token gone, finds the daemon under TMPDIR.
+    let mut only = run(&["--use-daemon", "only", "get"], None);
+    only.assert_answered("gitlab-ci-token", TOKEN);
+    only = run(&["stop"], None);
+    assert!(only.success(), "{}", only.output_str());
+}
+
+/// The fallback directory's parents: another user who controls one of them could move the
+/// socket directory away (or swap it). Each unsafe case is refused with a message that names
+/// the directory and `--socket`, and no daemon starts.
+#[test]
+fn an_unsafe_or_unwritable_fallback_directory_is_refused_with_a_hint() {
+    let Some(_) = as_uid(ARBITRARY_UID, binary()) else {
+        return;
+    };
+    let base = socket_dir();
+    // Root's and closed to writes: a safe parent, which the other uid may pass through.
+    std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let case = |name: &str, mode: u32, owner: u32| {
+        let dir = base.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        chown(&dir, owner);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        dir
+    };
+    // Root's, open to everyone, not sticky: anyone may rename what is in it.
+    let open = case("open", 0o777, 0);
+    // A sticky /tmp-like directory where another user already made our fallback directory.
+    let sticky = case("sticky", 0o1777, 0);
+    let planted = sticky.join(format!("git-credential-gitlab-ci-{ARBITRARY_UID}"));
+    std::fs::create_dir(&planted).unwrap();
+    chown(&planted, 65534);
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o777)).unwrap();
+    // Root's and closed: nothing can be created there.
+    let closed = case("closed", 0o755, 0);
+
+    for (tmpdir, why) in [
+        (
+            &open,
+            format!("{} can be changed by other users", open.display()),
+        ),
+        (
+            &planted,
+            format!("{} can be changed by other users", planted.display()),
+        ),
+        (
+            &closed,
+            "no usable directory for the daemon's socket".to_owned(),
+        ),
+    ] {
+        let tmpdir = if *tmpdir == planted { &sticky } else { tmpdir };
+        let socket = tmpdir
+            .join(format!("git-credential-gitlab-ci-{ARBITRARY_UID}"))
+            .join("git-credential-gitlab-ci")
+            .join("daemon.sock");
+        let _guard = SocketGuard {
+            socket: socket.clone(),
+        };
+        // No HOME and no passwd entry: the fallback under TMPDIR is the only default left.
+        let mut cmd = as_uid(ARBITRARY_UID, binary()).unwrap();
+        cmd.args(["daemon", "--detach", "--ttl", "60s"])
+            .env("TMPDIR", tmpdir)
+            .env("CI_SERVER_URL", SERVED)
+            .env("CI_JOB_TOKEN", TOKEN);
+        let out = Process::new(cmd).timeout(Duration::from_secs(20)).run();
+        let stderr = out.stderr_str();
+        assert_eq!(out.code(), Some(1), "{tmpdir:?}: {}", out.output_str());
+        assert!(stderr.contains(&why), "{tmpdir:?}: {stderr}");
+        assert!(stderr.contains("--socket"), "{tmpdir:?}: {stderr}");
+        assert!(!stderr.contains(TOKEN));
+        assert!(!socket.exists(), "{socket:?}");
+        assert!(daemons_for(&socket).is_empty());
+    }
+}

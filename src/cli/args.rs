@@ -65,8 +65,9 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// The daemon's socket. [env: GIT_CREDENTIAL_GITLAB_CI_SOCKET]
-    /// [default: $XDG_RUNTIME_DIR/git-credential-gitlab-ci/daemon.sock, else ~/.cache/...;
-    /// inside a job, .../git-credential-gitlab-ci/job-<CI_JOB_ID>/daemon.sock]
+    /// [default: $XDG_RUNTIME_DIR/git-credential-gitlab-ci/daemon.sock, else ~/.cache/...,
+    /// else $TMPDIR/git-credential-gitlab-ci-<uid>/...; inside a job,
+    /// .../git-credential-gitlab-ci/job-<CI_JOB_ID>/daemon.sock]
     #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
 

@@ -12,7 +12,8 @@ use crate::daemon::{self, Settings};
 use crate::error::{Error, Failure};
 use crate::ipc::{JobIdentity, Kind};
 
-pub fn run(flags: &Flags, socket: PathBuf, args: DaemonArgs) -> Result<ExitCode, Failure> {
+/// `socket` is the one the user named; without one, the daemon chooses the default.
+pub fn run(flags: &Flags, socket: Option<PathBuf>, args: DaemonArgs) -> Result<ExitCode, Failure> {
     let fail = |e: String| Failure::new("daemon", Error::Daemon(e));
     #[cfg(unix)]
     if let Some(fd) = args.handoff_fd {
@@ -26,6 +27,11 @@ pub fn run(flags: &Flags, socket: PathBuf, args: DaemonArgs) -> Result<ExitCode,
         job.is_job()
             .then(|| daemon::job_ttl(std::env::var("CI_JOB_TIMEOUT").ok().as_deref()))
     });
+    // In a job, the default directory is the job's own (see `daemon::default_candidates`).
+    let socket = match socket {
+        Some(socket) => socket,
+        None => daemon::choose_default_socket().map_err(|e| fail(e.to_string()))?,
+    };
     let log_file = args
         .log_file
         .or_else(|| args.detach.then(|| socket.with_file_name("daemon.log")));

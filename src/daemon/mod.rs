@@ -18,7 +18,7 @@ mod server;
 mod socket;
 
 pub use handoff::{decode as decode_handoff, Settings};
-pub use socket::{default_socket_path, lock_holder};
+pub use socket::{choose_default_socket, default_socket_path, lock_holder};
 
 use std::io::Write;
 use std::path::Path;
