@@ -73,7 +73,9 @@ pub fn run(
                             return Ok(write_answer(answer));
                         }
                         Some((job, _)) => {
-                            tracing::info!(decision = "ignore_daemon", socket = %socket.display(), daemon_job = %job, "the daemon serves another job");
+                            // As a string (quoted and escaped), and the id only: the server URL is
+                            // the daemon's environment's, and not ours to print.
+                            tracing::info!(decision = "ignore_daemon", socket = %socket.display(), daemon_job_id = job.job_id.as_deref().unwrap_or_default(), "the daemon serves another job");
                         }
                         None => {
                             tracing::info!(decision = "ignore_daemon", socket = %socket.display(), "the daemon's answer is malformed");

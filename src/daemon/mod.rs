@@ -146,7 +146,7 @@ fn serve(
                 return Err(format!("cannot listen on {}: {e}", socket_path.display()));
             }
         };
-        tracing::info!(event = "ready", pid = std::process::id(), socket = %socket_path.display(), credentials = daemon.credentials.len(), job = %daemon.settings.job, ttl_secs = daemon.settings.ttl.map(|t| t.as_secs()));
+        tracing::info!(event = "ready", pid = std::process::id(), socket = %socket_path.display(), credentials = daemon.credentials.len(), job_id = daemon.settings.job.job_id.as_deref().unwrap_or_default(), ttl_secs = daemon.settings.ttl.map(|t| t.as_secs()));
         if let Some(mut r) = ready {
             let _ = writeln!(r, "ready {}", std::process::id());
         }
