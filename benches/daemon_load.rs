@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use git_credential_gitlab_ci::{client_request, Kind};
+use git_credential_gitlab_ci::{client_request, split_answer, Kind};
 use support::{
     arg, cpu_time, daemon_pid, flag, given_binaries, kib, machine, ms, percentile, proc_kib,
     release_binary, shipped_binary, start_daemon, stop_daemon, Binary, ANSWER, MUSL, REQUEST,
@@ -324,7 +324,9 @@ fn run_load(
                             _ => Instant::now(),
                         };
                         match client_request(&socket, Kind::Get, REQUEST) {
-                            Ok((Kind::Answer, reply)) if reply[..] == *ANSWER => {
+                            Ok((Kind::Answer, reply))
+                                if split_answer(&reply).map(|(_, a)| a) == Some(ANSWER) =>
+                            {
                                 latencies.push(started.elapsed())
                             }
                             Ok(_) => wrong += 1,

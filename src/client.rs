@@ -441,7 +441,7 @@ mod tests {
                     b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec(),
                     FrameError::BadMagic,
                 ),
-                (header(4, &[2]), FrameError::Version(2)),
+                (header(4, &[99]), FrameError::Version(99)),
                 (header(5, &[99]), FrameError::Kind(99)),
             ] {
                 let fake = replying(reply);

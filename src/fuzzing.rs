@@ -62,6 +62,9 @@ pub fn daemon_frame(data: &[u8]) {
         if kind == crate::ipc::Kind::Get {
             credential_request(payload);
         }
+        if kind == crate::ipc::Kind::Answer {
+            let _ = crate::ipc::split_answer(payload);
+        }
     }
     let _ = crate::daemon::decode_handoff(data);
 }

@@ -48,7 +48,7 @@ use std::process::ExitCode;
 // What the integration tests, benches and fuzz targets use.
 pub use client::request as client_request;
 pub use credential::{decide, Credential, Decision, Provenance, Request, Scope};
-pub use ipc::Kind;
+pub use ipc::{split_answer, Kind};
 pub use token::TokenSource;
 
 /// `--version`: the crate's version and the commit it was built from (see build.rs).

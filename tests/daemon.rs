@@ -429,7 +429,7 @@ except OSError as e:
     sys.exit(0)
 p = ("protocol=https\nhost=" + sys.argv[2] + "\n").encode()
 try:
-    s.sendall(b"GLCI" + bytes([1, 1]) + len(p).to_bytes(4, "big") + p)
+    s.sendall(b"GLCI" + bytes([2, 1]) + len(p).to_bytes(4, "big") + p)
 except OSError:
     pass
 try:
@@ -986,4 +986,404 @@ fn a_fifo_at_the_lock_path_cannot_hang_status() {
     let out = text(&status.stdout);
     assert!(out.contains("summary:"), "{out}{}", text(&status.stderr));
     assert!(out.contains("no daemon on"), "{out}");
+}
+
+/// `( daemon --detach 7>&1 ) | cat`: a descriptor the caller left open (here fd 7, the write
+/// end of a pipe) must not be kept by the detached daemon, or whoever reads that pipe (a job's
+/// log reader, `cat`) waits for the daemon's `--ttl`.
+#[test]
+fn a_detached_daemon_keeps_none_of_the_callers_other_descriptors() {
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+
+    let dir = socket_dir();
+    let socket = dir.path().join("sock");
+    let _guard = SocketGuard {
+        socket: socket.clone(),
+    };
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array, which we then own.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let mut cmd = job_daemon(&socket)
+        .daemon_arg("--ttl")
+        .daemon_arg("30s")
+        .command(true);
+    let w = write_end.as_raw_fd();
+    // SAFETY: only dup2 between fork and exec; it clears close-on-exec on fd 7.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(w, 7) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = Process::new(cmd).timeout(Duration::from_secs(15)).run();
+    assert!(out.success(), "{}", out.output_str());
+    let pid = running_pid(&out.stdout_str()).expect("a running daemon");
+    drop(write_end);
+
+    // The starting process has exited and we closed our copy: only the daemon could still
+    // hold the write end. The read must see end-of-file at once, not after the 30 s TTL.
+    let (done, got) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = std::fs::File::from(read_end);
+        let mut buf = Vec::new();
+        let _ = done.send(reader.read_to_end(&mut buf).map(|_| buf));
+    });
+    let began = Instant::now();
+    let read = got.recv_timeout(Duration::from_secs(5));
+    assert!(
+        matches!(read, Ok(Ok(ref b)) if b.is_empty()),
+        "the pipe did not reach end-of-file within {:?} (daemon pid {pid} alive: {}): {read:?}",
+        began.elapsed(),
+        is_our_daemon(pid)
+    );
+    assert!(is_our_daemon(pid), "the daemon is still running");
+    // Nothing beyond the descriptors the daemon opened itself: 0-2 are /dev/null, and none
+    // is the caller's pipe.
+    if let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+        for entry in entries.flatten() {
+            let target = std::fs::read_link(entry.path()).unwrap_or_default();
+            assert!(
+                !target.to_string_lossy().starts_with("pipe:"),
+                "the daemon holds a pipe at fd {:?}: {}",
+                entry.file_name(),
+                target.display()
+            );
+        }
+    }
+}
+
+/// A second job's token, for jobs that share one uid and one HOME.
+const TOKEN_B: &str = "glpat-SecondJobOnTheSameRunner2";
+
+/// `binary <args>` as GitLab job `id` of project 7 on a shell executor runs it: one HOME for
+/// every job, no `--socket`, the job's variables, and the job token when `token` is given.
+fn in_job(home: &Path, id: &str, token: Option<&str>, args: &[&str]) -> Command {
+    let mut cmd = helper_command();
+    cmd.args(args).env_clear().current_dir(home);
+    carry_git_env(&mut cmd)
+        .env("HOME", home)
+        .env("CI_SERVER_URL", SERVED)
+        .env("CI_PROJECT_ID", "7")
+        .env("CI_JOB_ID", id);
+    if let Some(token) = token {
+        cmd.env("CI_JOB_TOKEN", token);
+    }
+    cmd
+}
+
+/// The socket in "git-credential-gitlab-ci daemon: running, pid N, socket S".
+fn running_socket(stdout: &str) -> std::path::PathBuf {
+    let socket = stdout
+        .split(", socket ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no socket in {stdout:?}"));
+    socket.trim().into()
+}
+
+/// Issue 13's reproducer: on a shell executor, job A's daemon answered job B with A's token,
+/// and B's own daemon could not start ("already running").
+#[test]
+fn concurrent_jobs_sharing_a_home_each_use_their_own_daemon() {
+    let home = socket_dir();
+    let home = home.path();
+    let request = format!("protocol=https\nhost={HOST}\n");
+    let run = |cmd: Command| {
+        let out = Process::new(cmd)
+            .stdin(&request)
+            .timeout(Duration::from_secs(20))
+            .run();
+        let stderr = out.stderr_str();
+        assert!(
+            !stderr.contains(TOKEN) && !stderr.contains(TOKEN_B),
+            "{stderr}"
+        );
+        out
+    };
+    let start = |id: &str, token: &str| {
+        let out = Process::new(in_job(home, id, Some(token), &["daemon", "--detach"]))
+            .timeout(Duration::from_secs(20))
+            .run();
+        assert!(out.success(), "job {id}'s daemon: {}", out.output_str());
+        let socket = running_socket(&out.stdout_str());
+        (
+            SocketGuard {
+                socket: socket.clone(),
+            },
+            socket,
+        )
+    };
+
+    let (_a, a_socket) = start("1", TOKEN);
+    assert_eq!(
+        a_socket,
+        home.join(".cache/git-credential-gitlab-ci/job-1/daemon.sock"),
+        "the default socket is the job's own"
+    );
+
+    // Job B, with its own token in its environment, is answered with it, never with A's.
+    let b_get = run(in_job(home, "2", Some(TOKEN_B), &["get"]));
+    b_get.assert_answered("gitlab-ci-token", TOKEN_B);
+    // Even pointed at A's socket, B does not use A's daemon: with `auto` it answers from its
+    // own environment, with `only` it stays silent, as when no daemon runs.
+    let mut pointed = in_job(home, "2", Some(TOKEN_B), &["get"]);
+    pointed.env(ENV_SOCKET, &a_socket);
+    run(pointed).assert_answered("gitlab-ci-token", TOKEN_B);
+    let mut pointed = in_job(home, "2", None, &["get"]);
+    pointed
+        .env(ENV_SOCKET, &a_socket)
+        .env(ENV_USE_DAEMON, "only");
+    run(pointed).assert_silent("job 2, only A's daemon to ask");
+    // The same job number on another project or server is another job.
+    for (key, value) in [
+        ("CI_PROJECT_ID", "8"),
+        ("CI_SERVER_URL", "https://gitlab.other.example"),
+    ] {
+        let mut other = in_job(home, "1", None, &["get"]);
+        other
+            .env(key, value)
+            .env(ENV_SOCKET, &a_socket)
+            .env(ENV_USE_DAEMON, "only");
+        run(other).assert_silent(key);
+    }
+
+    // Job B's own daemon starts beside A's.
+    let (_b, b_socket) = start("2", TOKEN_B);
+    assert_ne!(a_socket, b_socket);
+
+    // With the tokens dropped from the jobs' environments, each is served by its own daemon.
+    for (id, token) in [("1", TOKEN), ("2", TOKEN_B)] {
+        let mut get = in_job(home, id, None, &["get"]);
+        get.env(ENV_USE_DAEMON, "only");
+        run(get).assert_answered("gitlab-ci-token", token);
+    }
+
+    // `status` names the job a daemon serves, and says when it is not this one.
+    let status = |id: &str, args: &[&str]| {
+        let out = run(in_job(home, id, None, args));
+        out.assert_not_printed(&[TOKEN, TOKEN_B]);
+        out.stdout_str()
+    };
+    let text_a = status("1", &["status"]);
+    assert!(
+        text_a.contains(
+            "the daemon serves job 1 (project 7 on https://gitlab.example.com), this job"
+        ),
+        "{text_a}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&status("1", &["status", "--json"]))
+        .expect("status --json prints JSON");
+    let state = &json["daemon"]["state"]["job"];
+    assert_eq!(state["job_id"], "1", "{json:#}");
+    assert_eq!(state["project_id"], "7", "{json:#}");
+    assert_eq!(state["server_url"], SERVED, "{json:#}");
+    assert_eq!(json["daemon"]["serves_this_job"], true, "{json:#}");
+    let text_b = status("2", &["--socket", a_socket.to_str().unwrap(), "status"]);
+    assert!(
+        text_b.contains(
+            "serves job 1 (project 7 on https://gitlab.example.com), not this one (job 2"
+        ),
+        "{text_b}"
+    );
+}
+
+#[test]
+fn a_daemon_started_in_a_job_stops_by_itself_at_the_jobs_timeout() {
+    let dir = socket_dir();
+    let socket = |name: &str| dir.path().join(name);
+    let lifetime = |s: &Path| {
+        let state = daemon_state(s).expect("the daemon answers");
+        state["stops_at"]
+            .as_u64()
+            .map(|at| at - state["started_at"].as_u64().unwrap())
+    };
+
+    // No --ttl, CI_JOB_TIMEOUT=2: it stops two seconds after it started.
+    let timed = job_daemon(&socket("a"))
+        .env("CI_JOB_ID", "5")
+        .env("CI_JOB_TIMEOUT", "2")
+        .detach();
+    // An explicit --ttl wins over the job's timeout.
+    let explicit = job_daemon(&socket("b"))
+        .env("CI_JOB_ID", "6")
+        .env("CI_JOB_TIMEOUT", "2")
+        .daemon_arg("--ttl")
+        .daemon_arg("90s")
+        .detach();
+    // No timeout in the environment: the documented bound, an hour.
+    let bounded = job_daemon(&socket("c")).env("CI_JOB_ID", "7").detach();
+    // Outside a job, as before: no TTL unless asked for.
+    let outside = job_daemon(&socket("d")).detach();
+
+    assert_eq!(lifetime(&timed.socket), Some(2));
+    assert_eq!(lifetime(&explicit.socket), Some(90));
+    assert_eq!(lifetime(&bounded.socket), Some(3600));
+    assert_eq!(lifetime(&outside.socket), None);
+    assert!(
+        wait_gone(timed.pid, Duration::from_secs(10)),
+        "the job daemon outlived CI_JOB_TIMEOUT"
+    );
+    assert!(!timed.socket.exists(), "its socket is left behind");
+    assert!(is_our_daemon(explicit.pid), "--ttl 90s stopped early");
+    assert!(is_our_daemon(bounded.pid));
+    assert!(is_our_daemon(outside.pid));
+}
+
+/// `program` as `uid` through setpriv, with an empty environment; `None` (and a note) where
+/// that cannot be tested: not root, no setpriv, or a binary the uid cannot run.
+fn as_uid(uid: u32, program: &str) -> Option<Command> {
+    if !crate::support::daemon::is_root() {
+        eprintln!("skipped: another uid can only be tested as root");
+        return None;
+    }
+    let make = || {
+        let mut cmd = setpriv_command();
+        cmd.arg(format!("--reuid={uid}"))
+            .arg(format!("--regid={uid}"))
+            .args(["--clear-groups", "--", program])
+            .env_clear();
+        cmd
+    };
+    let mut probe = make();
+    probe.arg("--version");
+    match Process::new(probe)
+        .timeout(Duration::from_secs(10))
+        .try_run()
+    {
+        Ok(run) if run.success() => Some(make()),
+        _ => {
+            eprintln!("skipped: setpriv is missing, or uid {uid} cannot run {program}");
+            None
+        }
+    }
+}
+
+fn chown(path: &Path, uid: u32) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: chown on a NUL-terminated path we own.
+    assert_eq!(
+        unsafe { libc::chown(c.as_ptr(), uid, uid) },
+        0,
+        "chown {path:?}"
+    );
+}
+
+const ARBITRARY_UID: u32 = 1_000_650_000;
+
+/// An OpenShift-style arbitrary uid: no passwd entry, HOME=/ (unwritable). The daemon finds a
+/// private directory under TMPDIR, and the helper of that uid finds the daemon there.
+#[test]
+fn an_arbitrary_uid_with_an_unwritable_home_gets_a_socket_under_tmpdir() {
+    let Some(_) = as_uid(ARBITRARY_UID, binary()) else {
+        return;
+    };
+    let tmp = socket_dir();
+    chown(tmp.path(), ARBITRARY_UID);
+    let run = |args: &[&str], token: Option<&str>| {
+        let mut cmd = as_uid(ARBITRARY_UID, binary()).unwrap();
+        cmd.args(args)
+            .env("HOME", "/")
+            .env("TMPDIR", tmp.path())
+            .env("CI_SERVER_URL", SERVED);
+        if let Some(token) = token {
+            cmd.env("CI_JOB_TOKEN", token);
+        }
+        Process::new(cmd)
+            .stdin(format!("protocol=https\nhost={HOST}\n"))
+            .timeout(Duration::from_secs(20))
+            .run()
+    };
+    let expected = tmp
+        .path()
+        .join(format!("git-credential-gitlab-ci-{ARBITRARY_UID}"))
+        .join("git-credential-gitlab-ci")
+        .join("daemon.sock");
+    let _guard = SocketGuard {
+        socket: expected.clone(),
+    };
+    let started = run(&["daemon", "--detach", "--ttl", "60s"], Some(TOKEN));
+    assert!(started.success(), "{}", started.output_str());
+    assert_eq!(running_socket(&started.stdout_str()), expected);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(expected.parent().unwrap()), 0o700);
+    assert_eq!(mode(expected.parent().unwrap().parent().unwrap()), 0o700);
+
+    // The same uid's helper, its token gone, finds the daemon under TMPDIR.
+    let mut only = run(&["--use-daemon", "only", "get"], None);
+    only.assert_answered("gitlab-ci-token", TOKEN);
+    only = run(&["stop"], None);
+    assert!(only.success(), "{}", only.output_str());
+}
+
+/// The fallback directory's parents: another user who controls one of them could move the
+/// socket directory away (or swap it). Each unsafe case is refused with a message that names
+/// the directory and `--socket`, and no daemon starts.
+#[test]
+fn an_unsafe_or_unwritable_fallback_directory_is_refused_with_a_hint() {
+    let Some(_) = as_uid(ARBITRARY_UID, binary()) else {
+        return;
+    };
+    let base = socket_dir();
+    // Root's and closed to writes: a safe parent, which the other uid may pass through.
+    std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let case = |name: &str, mode: u32, owner: u32| {
+        let dir = base.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        chown(&dir, owner);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        dir
+    };
+    // Root's, open to everyone, not sticky: anyone may rename what is in it.
+    let open = case("open", 0o777, 0);
+    // A sticky /tmp-like directory where another user already made our fallback directory.
+    let sticky = case("sticky", 0o1777, 0);
+    let planted = sticky.join(format!("git-credential-gitlab-ci-{ARBITRARY_UID}"));
+    std::fs::create_dir(&planted).unwrap();
+    chown(&planted, 65534);
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o777)).unwrap();
+    // Root's and closed: nothing can be created there.
+    let closed = case("closed", 0o755, 0);
+
+    for (tmpdir, why) in [
+        (
+            &open,
+            format!("{} can be changed by other users", open.display()),
+        ),
+        (
+            &planted,
+            format!("{} can be changed by other users", planted.display()),
+        ),
+        (
+            &closed,
+            "no usable directory for the daemon's socket".to_owned(),
+        ),
+    ] {
+        let tmpdir = if *tmpdir == planted { &sticky } else { tmpdir };
+        let socket = tmpdir
+            .join(format!("git-credential-gitlab-ci-{ARBITRARY_UID}"))
+            .join("git-credential-gitlab-ci")
+            .join("daemon.sock");
+        let _guard = SocketGuard {
+            socket: socket.clone(),
+        };
+        // No HOME and no passwd entry: the fallback under TMPDIR is the only default left.
+        let mut cmd = as_uid(ARBITRARY_UID, binary()).unwrap();
+        cmd.args(["daemon", "--detach", "--ttl", "60s"])
+            .env("TMPDIR", tmpdir)
+            .env("CI_SERVER_URL", SERVED)
+            .env("CI_JOB_TOKEN", TOKEN);
+        let out = Process::new(cmd).timeout(Duration::from_secs(20)).run();
+        let stderr = out.stderr_str();
+        assert_eq!(out.code(), Some(1), "{tmpdir:?}: {}", out.output_str());
+        assert!(stderr.contains(&why), "{tmpdir:?}: {stderr}");
+        assert!(stderr.contains("--socket"), "{tmpdir:?}: {stderr}");
+        assert!(!stderr.contains(TOKEN));
+        assert!(!socket.exists(), "{socket:?}");
+        assert!(daemons_for(&socket).is_empty());
+    }
 }

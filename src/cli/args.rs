@@ -65,7 +65,9 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// The daemon's socket. [env: GIT_CREDENTIAL_GITLAB_CI_SOCKET]
-    /// [default: $XDG_RUNTIME_DIR/git-credential-gitlab-ci/daemon.sock, else ~/.cache/...]
+    /// [default: $XDG_RUNTIME_DIR/git-credential-gitlab-ci/daemon.sock, else ~/.cache/...,
+    /// else $TMPDIR/git-credential-gitlab-ci-<uid>/...; inside a job,
+    /// .../git-credential-gitlab-ci/job-<CI_JOB_ID>/daemon.sock]
     #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
 
@@ -148,7 +150,8 @@ pub struct DaemonArgs {
     /// Stop after this long without a request, e.g. 30m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
-    /// Stop this long after starting, e.g. 2h (a job's length).
+    /// Stop this long after starting, e.g. 2h (a job's length). [default inside a job:
+    /// CI_JOB_TIMEOUT seconds, else 1h; outside a job: none]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub ttl: Option<Duration>,
     /// The audit trail's format.

@@ -23,7 +23,7 @@ use args::Cli;
 pub use args::{
     command, Command, DaemonArgs, Invocation, LogFormat, Packaging, SetupTarget, BIN_NAME,
 };
-pub use settings::{socket_path, use_daemon};
+pub use settings::{explicit_socket, socket_path, use_daemon};
 
 /// Reads the command line (without the program name). A clap error is for the caller to
 /// print: it is a usage error, or `--help`/`--version` (which clap prints to stdout).

@@ -13,13 +13,16 @@ use crate::token::TokenSource;
 
 /// The daemon's socket: `--socket`, else `GIT_CREDENTIAL_GITLAB_CI_SOCKET`, else the default.
 pub fn socket_path(flag: Option<&Path>) -> PathBuf {
-    flag.map(Path::to_path_buf)
-        .or_else(|| {
-            std::env::var_os(ENV_SOCKET)
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-        })
-        .unwrap_or_else(default_socket_path)
+    explicit_socket(flag).unwrap_or_else(default_socket_path)
+}
+
+/// The socket the user named, with `--socket` or `GIT_CREDENTIAL_GITLAB_CI_SOCKET`, if any.
+pub fn explicit_socket(flag: Option<&Path>) -> Option<PathBuf> {
+    flag.map(Path::to_path_buf).or_else(|| {
+        std::env::var_os(ENV_SOCKET)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    })
 }
 
 /// `--use-daemon`, else `GIT_CREDENTIAL_GITLAB_CI_USE_DAEMON`, else auto.

@@ -10,24 +10,38 @@ use crate::client;
 use crate::config::{Config, Flags, ProcessEnv};
 use crate::daemon::{self, Settings};
 use crate::error::{Error, Failure};
-use crate::ipc::Kind;
+use crate::ipc::{JobIdentity, Kind};
 
-pub fn run(flags: &Flags, socket: PathBuf, args: DaemonArgs) -> Result<ExitCode, Failure> {
+/// `socket` is the one the user named; without one, the daemon chooses the default.
+pub fn run(flags: &Flags, socket: Option<PathBuf>, args: DaemonArgs) -> Result<ExitCode, Failure> {
     let fail = |e: String| Failure::new("daemon", Error::Daemon(e));
     #[cfg(unix)]
     if let Some(fd) = args.handoff_fd {
         return daemon::serve_handoff(fd, args.ready_fd).map_err(fail);
     }
     let config = Config::load(flags, &ProcessEnv).map_err(|e| Failure::new("daemon", e))?;
+    // The job it is started in, told to every helper that asks: a helper of another job does
+    // not use it. In a job, it also stops by itself once the job must be over.
+    let job = JobIdentity::from_env();
+    let ttl = args.ttl.or_else(|| {
+        job.is_job()
+            .then(|| daemon::job_ttl(std::env::var("CI_JOB_TIMEOUT").ok().as_deref()))
+    });
+    // In a job, the default directory is the job's own (see `daemon::default_candidates`).
+    let socket = match socket {
+        Some(socket) => socket,
+        None => daemon::choose_default_socket().map_err(|e| fail(e.to_string()))?,
+    };
     let log_file = args
         .log_file
         .or_else(|| args.detach.then(|| socket.with_file_name("daemon.log")));
     let settings = Settings {
         socket,
         idle_timeout: args.idle_timeout,
-        ttl: args.ttl,
+        ttl,
         log_json: args.log_format == LogFormat::Json,
         log_file,
+        job,
     };
     daemon::start(config, settings, args.detach).map_err(fail)
 }

@@ -138,8 +138,13 @@ fn extra_sections(cmd: &clap::Command) -> Roff {
         "$XDG_RUNTIME_DIR/git-credential-gitlab-ci/daemon.sock",
     )]);
     roff.text([roman(
-        "The daemon's socket (under ~/.cache when XDG_RUNTIME_DIR is unset), in a \
-         directory of mode 0700.",
+        "The daemon's socket (under ~/.cache when XDG_RUNTIME_DIR is unset, and under \
+         $TMPDIR/git-credential-gitlab-ci-UID when HOME cannot be written), in a directory \
+         of mode 0700 whose parents only the user or root can change (or root's sticky \
+         /tmp); otherwise name one with --socket. Inside a GitLab job (CI_JOB_ID set) each \
+         job has its own: \
+         .../git-credential-gitlab-ci/job-CI_JOB_ID/daemon.sock, and the helper uses a \
+         daemon only if it serves the helper's own job.",
     )]);
 
     roff.control("SH", ["EXIT STATUS"]);

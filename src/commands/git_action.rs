@@ -15,7 +15,7 @@ use crate::credential::{
     answer, decide, read_message, Answered, Decision, Request, Stdin, READ_TIMEOUT,
 };
 use crate::error::Failure;
-use crate::ipc::{encode_erase, Kind, REJECTED};
+use crate::ipc::{encode_erase, split_answer, JobIdentity, Kind, REJECTED};
 use crate::logging;
 use crate::redact::Redactor;
 use crate::token::first_token;
@@ -65,8 +65,25 @@ pub fn run(
             let socket = socket_path(socket);
             match client::request(&socket, Kind::Get, &raw) {
                 Ok((Kind::Answer, response)) => {
-                    tracing::info!(decision = "answer", by = "daemon", socket = %socket.display());
-                    return Ok(write_answer(&response));
+                    // The daemon names the job it serves: one of another job (same uid, same
+                    // HOME, on a shell executor) is ignored as if none ran.
+                    match split_answer(&response) {
+                        Some((job, answer)) if job.serves(&JobIdentity::from_env()) => {
+                            tracing::info!(decision = "answer", by = "daemon", socket = %socket.display());
+                            return Ok(write_answer(answer));
+                        }
+                        Some((job, _)) => {
+                            // As a string (quoted and escaped), and the id only: the server URL is
+                            // the daemon's environment's, and not ours to print.
+                            tracing::info!(decision = "ignore_daemon", socket = %socket.display(), daemon_job_id = job.job_id.as_deref().unwrap_or_default(), "the daemon serves another job");
+                        }
+                        None => {
+                            tracing::info!(decision = "ignore_daemon", socket = %socket.display(), "the daemon's answer is malformed");
+                        }
+                    }
+                    if mode == Mode::Only {
+                        return Ok(ExitCode::SUCCESS);
+                    }
                 }
                 Ok((kind, why)) => {
                     tracing::info!(decision = "refuse", by = "daemon", ?kind, reason = %String::from_utf8_lossy(&why));

@@ -17,7 +17,7 @@ mod status;
 
 use std::process::ExitCode;
 
-use crate::cli::{socket_path, use_daemon, Command, Invocation};
+use crate::cli::{explicit_socket, socket_path, use_daemon, Command, Invocation};
 use crate::error::Failure;
 
 pub fn run(invocation: Invocation) -> Result<ExitCode, Failure> {
@@ -45,7 +45,7 @@ pub fn run(invocation: Invocation) -> Result<ExitCode, Failure> {
             online,
             expiry_warning_days,
         ),
-        Command::Daemon(args) => daemon::run(&flags, socket_path(socket.as_deref()), args),
+        Command::Daemon(args) => daemon::run(&flags, explicit_socket(socket.as_deref()), args),
         Command::Stop => daemon::stop(&socket_path(socket.as_deref())),
         Command::Configure(target) => {
             configure::run(&flags, socket.as_deref(), mode, &target, true)

@@ -320,6 +320,7 @@ fn ask_daemon(socket: &Path, mode: Mode) -> DaemonFacts {
         mode,
         reply,
         lock_holder,
+        job: crate::ipc::JobIdentity::from_env(),
     }
 }
 

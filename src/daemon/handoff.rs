@@ -33,6 +33,9 @@ pub struct Settings {
     pub ttl: Option<Duration>,
     pub log_json: bool,
     pub log_file: Option<PathBuf>,
+    /// The job the daemon serves, from the starting process's environment.
+    #[serde(default)]
+    pub job: crate::ipc::JobIdentity,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -241,10 +244,16 @@ mod tests {
             ttl: None,
             log_json: true,
             log_file: None,
+            job: crate::ipc::JobIdentity {
+                job_id: Some("42".into()),
+                server_url: Some("https://h:8443".into()),
+                project_id: None,
+            },
         };
         let bytes = encode(&settings, &creds);
         let (s, c) = decode(&bytes).unwrap();
         assert_eq!(s.socket, settings.socket);
+        assert_eq!(s.job, settings.job);
         assert_eq!(c[0].scope, creds[0].scope);
         assert_eq!(c[0].expires, creds[0].expires);
         assert_eq!(c[0].provenance, creds[0].provenance);

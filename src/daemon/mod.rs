@@ -18,7 +18,7 @@ mod server;
 mod socket;
 
 pub use handoff::{decode as decode_handoff, Settings};
-pub use socket::{default_socket_path, lock_holder};
+pub use socket::{choose_default_socket, default_socket_path, lock_holder};
 
 use std::io::Write;
 use std::path::Path;
@@ -34,6 +34,21 @@ use crate::credential::Credential;
 /// The log level when `GIT_CREDENTIAL_GITLAB_CI_LOG` does not say: the audit trail is at info.
 const DEFAULT_LOG: &str = "info";
 
+/// How long a daemon started in a job without `--ttl` runs when the job's environment does
+/// not give its timeout: GitLab's default job timeout.
+pub const JOB_TTL_BOUND: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The TTL of a daemon started in a job without `--ttl`: the job's timeout, which GitLab gives
+/// in `CI_JOB_TIMEOUT` (seconds), so the daemon cannot outlive the job it was started in;
+/// [`JOB_TTL_BOUND`] when that is unset or not a positive number of seconds.
+pub fn job_ttl(job_timeout: Option<&str>) -> std::time::Duration {
+    job_timeout
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .filter(|secs| *secs > 0)
+        .map(std::time::Duration::from_secs)
+        .unwrap_or(JOB_TTL_BOUND)
+}
+
 /// `daemon`, as the user runs it.
 pub fn start(config: Config, settings: Settings, detach: bool) -> Result<ExitCode, String> {
     if config.credentials.is_empty() {
@@ -47,6 +62,12 @@ pub fn start(config: Config, settings: Settings, detach: bool) -> Result<ExitCod
             ..c.clone()
         })
         .collect();
+    if let Some(name) = settings.job.too_long() {
+        return Err(format!(
+            "{name} is longer than {} bytes; a GitLab job's is not",
+            crate::ipc::MAX_JOB_FIELD
+        ));
+    }
     socket::prepare_dir(&settings.socket).map_err(|e| e.to_string())?;
     #[cfg(unix)]
     {
@@ -125,7 +146,7 @@ fn serve(
                 return Err(format!("cannot listen on {}: {e}", socket_path.display()));
             }
         };
-        tracing::info!(event = "ready", pid = std::process::id(), socket = %socket_path.display(), credentials = daemon.credentials.len());
+        tracing::info!(event = "ready", pid = std::process::id(), socket = %socket_path.display(), credentials = daemon.credentials.len(), job_id = daemon.settings.job.job_id.as_deref().unwrap_or_default(), ttl_secs = daemon.settings.ttl.map(|t| t.as_secs()));
         if let Some(mut r) = ready {
             let _ = writeln!(r, "ready {}", std::process::id());
         }
@@ -287,14 +308,17 @@ mod reexec {
             .arg(READY_FD.to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        // SAFETY: only async-signal-safe calls (setsid, dup2) between fork and exec.
+        // SAFETY: only async-signal-safe calls (setsid, dup2, close_range or fcntl) between
+        // fork and exec.
         unsafe {
             cmd.pre_exec(move || {
                 if libc::setsid() == -1 {
                     return Err(std::io::Error::last_os_error());
                 }
                 place_fd(hand_raw, HANDOFF_FD)?;
-                place_fd(ready_raw, READY_FD)
+                place_fd(ready_raw, READY_FD)?;
+                close_on_exec_from(READY_FD + 1);
+                Ok(())
             });
         }
         let mut child = cmd
@@ -348,6 +372,44 @@ mod reexec {
             return Err(std::io::Error::last_os_error());
         }
         Ok(())
+    }
+
+    /// In the child, between fork and exec: every descriptor from `first` on is marked
+    /// close-on-exec, so the detached daemon keeps none that the caller left open (a job's
+    /// `exec 3>&1`, a `7>&1` on the command line): a reader of such a pipe would otherwise
+    /// wait for the daemon to end. Marked rather than closed, so that the standard library's
+    /// own close-on-exec pipe still reports a failed exec.
+    fn close_on_exec_from(first: i32) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            // SAFETY: a system call on plain integers; async-signal-safe. Linux 5.11 and later.
+            let done = unsafe {
+                libc::syscall(
+                    libc::SYS_close_range,
+                    first as libc::c_uint,
+                    libc::c_uint::MAX,
+                    libc::CLOSE_RANGE_CLOEXEC,
+                )
+            } == 0;
+            if done {
+                return;
+            }
+        }
+        // Older kernels and other systems: each descriptor up to the limit, one by one.
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into the struct we own; async-signal-safe.
+        let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+            limit.rlim_cur.min(1 << 20) as i32
+        } else {
+            1024
+        };
+        for fd in first..max {
+            // SAFETY: fcntl on a descriptor number; one that is not open gives EBADF.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
     }
 
     fn read_ready(ready: OwnedFd) -> Result<String, String> {
@@ -404,5 +466,28 @@ mod reexec {
             .read_exact(&mut buf)
             .map_err(|_| handoff::HandoffError::Malformed)?;
         handoff::decode(&buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_job_daemon_lives_as_long_as_the_jobs_timeout_or_an_hour() {
+        assert_eq!(job_ttl(Some("5400")), Duration::from_secs(5400));
+        assert_eq!(job_ttl(Some(" 2 ")), Duration::from_secs(2));
+        for unusable in [
+            None,
+            Some(""),
+            Some("0"),
+            Some("-5"),
+            Some("1h"),
+            Some("9e9"),
+        ] {
+            assert_eq!(job_ttl(unusable), JOB_TTL_BOUND, "{unusable:?}");
+        }
+        assert_eq!(JOB_TTL_BOUND, Duration::from_secs(3600));
     }
 }

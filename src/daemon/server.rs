@@ -22,7 +22,7 @@ use crate::credential::Request;
 use crate::credential::{answer, expiry};
 use crate::credential::{decide, Decision, Refusal};
 use crate::ipc::{self, Kind, HEADER_LEN};
-use crate::ipc::{decode_erase, DaemonState, HeldCredential, REJECTED};
+use crate::ipc::{decode_erase, encode_answer, DaemonState, HeldCredential, REJECTED};
 use crate::token::first_token;
 
 pub const MAX_CONNECTIONS: usize = 256;
@@ -77,6 +77,7 @@ impl Daemon {
     pub fn state(&self) -> DaemonState {
         DaemonState {
             pid: std::process::id(),
+            job: self.settings.job.clone(),
             version: crate::VERSION.to_owned(),
             socket: self.settings.socket.display().to_string(),
             started_at: self.started_at,
@@ -353,7 +354,11 @@ fn get(payload: &[u8], daemon: &Daemon, peer: &Peer) -> Zeroizing<Vec<u8>> {
                 username = %answered.credential.username,
                 token = %answered.token.masked(),
             );
-            frame(Kind::Answer, &answered.response)
+            // The job we serve goes first: the helper uses the answer only if it is its own.
+            frame(
+                Kind::Answer,
+                &encode_answer(&daemon.settings.job, &answered.response),
+            )
         }
         Err(why) => {
             daemon.audit.refused.fetch_add(1, Ordering::Relaxed);
@@ -450,6 +455,7 @@ mod tests {
             ttl: None,
             log_json: false,
             log_file: None,
+            job: Default::default(),
         }
     }
 
@@ -479,6 +485,15 @@ mod tests {
             HEADER_LEN + payload.len(),
             "one frame, nothing after it"
         );
+        // An answer starts with the job the daemon serves; the rest is git's.
+        let payload = match kind {
+            Kind::Answer => {
+                let (job, answer) = crate::ipc::split_answer(payload).unwrap();
+                assert_eq!(job, daemon.settings.job);
+                answer
+            }
+            _ => payload,
+        };
         (kind, String::from_utf8(payload.to_vec()).unwrap())
     }
 
@@ -532,6 +547,32 @@ mod tests {
             expected
         );
         assert_eq!(counts(&d), (3, 0, 0));
+    }
+
+    #[test]
+    fn a_job_daemon_names_its_job_in_every_answer_and_in_its_state() {
+        let job = crate::ipc::JobIdentity {
+            job_id: Some("42".into()),
+            server_url: Some(SERVED.into()),
+            project_id: Some("7".into()),
+        };
+        let d = Daemon::new(
+            vec![credential(
+                SERVED,
+                "gitlab-ci-token",
+                held("CI_JOB_TOKEN", Some(TOKEN)),
+            )],
+            Settings {
+                job: job.clone(),
+                ..settings()
+            },
+        );
+        // `reply` checks the answer's job against the settings'.
+        assert_eq!(
+            get(&d, "protocol=https\nhost=gitlab.example.com\n").0,
+            Kind::Answer
+        );
+        assert_eq!(state(&d).job, job);
     }
 
     #[test]

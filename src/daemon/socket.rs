@@ -6,6 +6,12 @@
 //! may remove or create the socket, so a loser of a start-up race can never unlink a live
 //! daemon's socket, and the kernel drops the lock of a SIGKILLed daemon, so the next start
 //! reclaims its stale socket.
+//!
+//! The default socket is the first of a few candidates (see [`default_candidates`]) whose
+//! directory can be made: so a uid whose HOME cannot be written (Kubernetes, OpenShift) gets
+//! one under `TMPDIR`. A default directory must also sit where no other user can move it away:
+//! every directory above it is ours or root's, and none is writable by group or others unless
+//! it is root's and sticky, as `/tmp` is ([`check_parents`]).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -14,8 +20,12 @@ use std::path::{Path, PathBuf};
 // The directory checks that construct most variants are Unix-only.
 #[cfg_attr(not(unix), allow(dead_code))]
 pub enum SocketError {
-    #[error("cannot create the socket directory {}: {source}", dir.display())]
+    #[error("cannot create the socket directory {}: {source}; choose another with --socket PATH", dir.display())]
     CreateDir { dir: PathBuf, source: io::Error },
+    #[error("the socket directory's parent {} can be changed by other users (owner uid {owner}, mode {mode:04o}), who could move the socket away; choose a --socket PATH under a directory only you (or root) can write", dir.display())]
+    UnsafeParent { dir: PathBuf, owner: u32, mode: u32 },
+    #[error("no usable directory for the daemon's socket: {tried}; name one with --socket PATH (or GIT_CREDENTIAL_GITLAB_CI_SOCKET) in a directory only this user can write (in Kubernetes, a subdirectory of an emptyDir: see docs/kubernetes.md)")]
+    NoDefault { tried: String },
     #[error("the socket directory {} is a symlink; use a real directory", dir.display())]
     Symlink { dir: PathBuf },
     #[error("{} is not a directory", dir.display())]
@@ -34,29 +44,97 @@ pub enum SocketError {
     },
 }
 
-/// The default socket: `$XDG_RUNTIME_DIR/git-credential-gitlab-ci/daemon.sock`, else the
-/// per-user cache directory. On Windows, a named pipe of the same name.
+/// The default socket for the helper, `status` and `stop`: the first of
+/// [`default_candidates`] where a socket file exists (one `lstat` each), else the first. A
+/// daemon started without `--socket` took the first whose directory it could make, so this
+/// finds it; the client's own checks (owner, peer uid) still apply to whatever is there.
 pub fn default_socket_path() -> PathBuf {
+    let candidates = default_candidates();
+    candidates
+        .iter()
+        .find(|c| std::fs::symlink_metadata(c).is_ok())
+        .or(candidates.first())
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("daemon.sock"))
+}
+
+/// Where a daemon started without `--socket` listens: the first of [`default_candidates`]
+/// whose directory can be made, checked as [`prepare_dir`] and [`check_parents`] check it.
+/// A directory that cannot be made (an unwritable HOME) moves on to the next; one that is
+/// unsafe is an error, so an attack is reported rather than worked around.
+pub fn choose_default_socket() -> Result<PathBuf, SocketError> {
+    let mut tried = Vec::new();
+    for socket in default_candidates() {
+        match prepare_dir(&socket).and_then(|()| check_parents(&socket)) {
+            Ok(()) => return Ok(socket),
+            Err(SocketError::CreateDir { dir, source }) => {
+                tried.push(format!("cannot create {}: {source}", dir.display()))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(SocketError::NoDefault {
+        tried: tried.join("; "),
+    })
+}
+
+/// The default sockets, in order: under `$XDG_RUNTIME_DIR`, under the user's cache directory
+/// (`$XDG_CACHE_HOME`, else `~/.cache`), and under `$TMPDIR` (else `/tmp`) in a directory
+/// named with our uid: `.../git-credential-gitlab-ci/daemon.sock`, or inside a GitLab job
+/// (`CI_JOB_ID` set) `.../git-credential-gitlab-ci/job-<CI_JOB_ID>/daemon.sock`, so that
+/// concurrent jobs of one uid and one HOME (a shell executor) each start and reach their own
+/// daemon. Relative directories are left out. On Windows, one named pipe of the same name.
+pub fn default_candidates() -> Vec<PathBuf> {
+    let job = job_dir_name(std::env::var_os("CI_JOB_ID").as_deref());
     #[cfg(windows)]
     {
         let user = std::env::var("USERNAME").unwrap_or_default();
-        PathBuf::from(format!("git-credential-gitlab-ci-{user}"))
+        let job = job.map(|j| format!("-{j}")).unwrap_or_default();
+        vec![PathBuf::from(format!(
+            "git-credential-gitlab-ci-{user}{job}"
+        ))]
     }
     #[cfg(not(windows))]
     {
         let base = directories::BaseDirs::new();
-        let dir = base
-            .as_ref()
-            .and_then(|b| b.runtime_dir().map(Path::to_path_buf))
-            .or_else(|| base.as_ref().map(|b| b.cache_dir().to_path_buf()))
-            .unwrap_or_else(|| {
-                std::env::temp_dir().join(format!(
-                    "git-credential-gitlab-ci-{}",
-                    crate::hardening::our_uid().unwrap_or(0)
-                ))
-            });
-        dir.join("git-credential-gitlab-ci").join("daemon.sock")
+        let tmp = std::env::temp_dir().join(format!(
+            "git-credential-gitlab-ci-{}",
+            crate::hardening::our_uid().unwrap_or(0)
+        ));
+        let bases = [
+            base.as_ref()
+                .and_then(|b| b.runtime_dir().map(Path::to_path_buf)),
+            base.as_ref().map(|b| b.cache_dir().to_path_buf()),
+            Some(tmp),
+        ];
+        let mut out: Vec<PathBuf> = Vec::new();
+        for dir in bases.into_iter().flatten().filter(|d| d.is_absolute()) {
+            let dir = dir.join("git-credential-gitlab-ci");
+            let socket = match &job {
+                Some(job) => dir.join(job),
+                None => dir,
+            }
+            .join("daemon.sock");
+            if !out.contains(&socket) {
+                out.push(socket);
+            }
+        }
+        out
     }
+}
+
+/// `job-<id>` for a job's own socket directory, or `None` outside a job. GitLab's job ids are
+/// numbers; anything else is named by a hash, so a hostile `CI_JOB_ID` (`../x`) cannot
+/// choose the path.
+fn job_dir_name(job_id: Option<&std::ffi::OsStr>) -> Option<String> {
+    let id = job_id.filter(|v| !v.is_empty())?.to_string_lossy();
+    if id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(format!("job-{id}"));
+    }
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(id.as_bytes());
+    let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("job-x{hex}"))
 }
 
 /// Creates the socket's directory (mode 0700) if needed and checks that it is ours alone.
@@ -69,10 +147,17 @@ pub fn prepare_dir(socket: &Path) -> Result<(), SocketError> {
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| SocketError::CreateDir {
-            dir: parent.to_path_buf(),
-            source,
-        })?;
+        // Directories we make on the way are private too (the fallback under /tmp above all).
+        if !parent.is_dir() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|source| SocketError::CreateDir {
+                    dir: parent.to_path_buf(),
+                    source,
+                })?;
+        }
     }
     match std::fs::DirBuilder::new().mode(0o700).create(dir) {
         Ok(()) => {}
@@ -114,6 +199,59 @@ pub fn prepare_dir(socket: &Path) -> Result<(), SocketError> {
 #[cfg(not(unix))]
 pub fn prepare_dir(_socket: &Path) -> Result<(), SocketError> {
     Ok(())
+}
+
+/// Checks every directory above the socket's, as resolved: each must be ours or root's, and
+/// none writable by group or others unless it is root's and sticky (`/tmp`). Otherwise
+/// another user could rename our directory away, or put their own in its place. Applied to
+/// the default directories; a `--socket` is the user's choice, and only its own directory is
+/// checked ([`prepare_dir`]).
+#[cfg(unix)]
+pub fn check_parents(socket: &Path) -> Result<(), SocketError> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(dir) = socket.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    let resolved = dir.canonicalize().map_err(|source| SocketError::Io {
+        what: "cannot resolve",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let ours = crate::hardening::our_uid().unwrap_or(0);
+    for parent in resolved.ancestors().skip(1) {
+        let meta = std::fs::metadata(parent).map_err(|source| SocketError::Io {
+            what: "cannot inspect",
+            path: parent.to_path_buf(),
+            source,
+        })?;
+        let mode = meta.mode() & 0o7777;
+        if !parent_is_safe(meta.uid(), mode, ours) {
+            return Err(SocketError::UnsafeParent {
+                dir: parent.to_path_buf(),
+                owner: meta.uid(),
+                mode,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn check_parents(_socket: &Path) -> Result<(), SocketError> {
+    Ok(())
+}
+
+/// A directory above the socket's is safe when it is ours or root's, and writable only by
+/// its owner, or root's with the sticky bit (then only an entry's owner may rename it).
+#[cfg_attr(not(unix), allow(dead_code))]
+fn parent_is_safe(owner: u32, mode: u32, ours: u32) -> bool {
+    let writable_by_others = mode & 0o022 != 0;
+    let sticky = mode & 0o1000 != 0;
+    match owner {
+        0 => !writable_by_others || sticky,
+        o if o == ours => !writable_by_others,
+        _ => false,
+    }
 }
 
 /// The exclusive lock that makes a daemon the one owner of its socket. Dropping it (or the
@@ -296,6 +434,82 @@ mod tests {
             prepare_dir(&link.join("daemon.sock")),
             Err(SocketError::Symlink { .. })
         ));
+    }
+
+    #[test]
+    fn each_job_has_its_own_socket_directory_named_safely() {
+        let name = |id: &str| job_dir_name(Some(std::ffi::OsStr::new(id)));
+        assert_eq!(job_dir_name(None), None);
+        assert_eq!(name(""), None, "an empty CI_JOB_ID is no job");
+        assert_eq!(name("1").as_deref(), Some("job-1"));
+        assert_eq!(name("12345678901").as_deref(), Some("job-12345678901"));
+        for hostile in ["../../etc", "1/2", "a b", "1\n2", &"9".repeat(21)] {
+            let got = name(hostile).unwrap();
+            assert!(
+                got.starts_with("job-x") && got.len() == 21,
+                "{hostile:?}: {got}"
+            );
+            assert!(got[4..].bytes().all(|b| b.is_ascii_alphanumeric()), "{got}");
+        }
+        assert_ne!(name("../a"), name("../b"));
+    }
+
+    #[test]
+    fn a_parent_is_safe_when_only_we_or_root_can_move_what_is_in_it() {
+        const US: u32 = 1000;
+        for (owner, mode, safe) in [
+            (0, 0o755, true),      // /, /home, /run
+            (0, 0o1777, true),     // /tmp
+            (0, 0o700, true),      // /root
+            (US, 0o700, true),     // our HOME
+            (US, 0o755, true),     // our HOME, readable
+            (0, 0o777, false),     // an emptyDir, or a /tmp without its sticky bit
+            (0, 0o775, false),     // root's, group-writable
+            (US, 0o777, false),    // ours, but open to everyone
+            (US, 0o1777, false),   // ours and sticky: not root's, refused all the same
+            (US, 0o770, false),    // ours, group-writable
+            (65534, 0o700, false), // another user's
+            (65534, 0o1777, false),
+        ] {
+            assert_eq!(
+                parent_is_safe(owner, mode, US),
+                safe,
+                "owner {owner} mode {mode:o}"
+            );
+        }
+        // As root, "ours" and root are the same.
+        assert!(parent_is_safe(0, 0o755, 0));
+    }
+
+    #[test]
+    fn the_parents_of_a_socket_directory_are_checked_as_they_are_on_disk() {
+        let tmp = tempfile::tempdir().unwrap();
+        let socket = tmp.path().join("a").join("b").join("daemon.sock");
+        prepare_dir(&socket).unwrap();
+        // Made on the way: private as well.
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&tmp.path().join("a")), 0o700);
+        check_parents(&socket).unwrap();
+
+        std::fs::set_permissions(tmp.path().join("a"), std::fs::Permissions::from_mode(0o777))
+            .unwrap();
+        match check_parents(&socket) {
+            Err(SocketError::UnsafeParent { dir, mode, .. }) => {
+                assert_eq!(dir, tmp.path().join("a").canonicalize().unwrap());
+                assert_eq!(mode, 0o777);
+            }
+            other => panic!("expected UnsafeParent, got {other:?}"),
+        }
+        // Through a symlink, the directory it resolves to is checked.
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(tmp.path().join("a"), &link).unwrap();
+        assert!(matches!(
+            check_parents(&link.join("b").join("daemon.sock")),
+            Err(SocketError::UnsafeParent { .. })
+        ));
+        std::fs::set_permissions(tmp.path().join("a"), std::fs::Permissions::from_mode(0o700))
+            .unwrap();
+        check_parents(&link.join("b").join("daemon.sock")).unwrap();
     }
 
     #[test]

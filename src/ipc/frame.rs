@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! offset 0   4 bytes  magic "GLCI"
-//!        4   1 byte   version (1)
+//!        4   1 byte   version (2: an answer to `get` names the daemon's job)
 //!        5   1 byte   kind
 //!        6   4 bytes  payload length, big-endian, at most MAX_PAYLOAD
 //!       10   ...      payload
@@ -15,7 +15,7 @@
 use std::fmt;
 
 pub const MAGIC: &[u8; 4] = b"GLCI";
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 pub const HEADER_LEN: usize = 10;
 /// The same cap as a request from git, plus room for our own fields.
 pub const MAX_PAYLOAD: usize = crate::credential::MAX_REQUEST_BYTES + 4096;
@@ -140,8 +140,17 @@ mod tests {
         let mut buf = Vec::new();
         encode_into(Kind::Answer, b"x", &mut buf);
         let mut wrong = buf.clone();
-        wrong[4] = 2;
-        assert_eq!(decode(&wrong).unwrap_err(), FrameError::Version(2));
+        wrong[4] = VERSION + 1;
+        assert_eq!(
+            decode(&wrong).unwrap_err(),
+            FrameError::Version(VERSION + 1)
+        );
+        wrong[4] = 1;
+        assert_eq!(
+            decode(&wrong).unwrap_err(),
+            FrameError::Version(1),
+            "version 1 answers carried no job"
+        );
         let mut wrong = buf.clone();
         wrong[0] = b'X';
         assert_eq!(decode(&wrong).unwrap_err(), FrameError::BadMagic);

@@ -7,5 +7,8 @@ mod messages;
 mod name;
 
 pub use frame::{decode, encode_into, parse_header, FrameError, Kind, HEADER_LEN, MAX_PAYLOAD};
-pub use messages::{decode_erase, encode_erase, DaemonState, HeldCredential, Rejection, REJECTED};
+pub use messages::{
+    decode_erase, encode_answer, encode_erase, split_answer, DaemonState, HeldCredential,
+    JobIdentity, Rejection, MAX_JOB_FIELD, REJECTED,
+};
 pub use name::socket_name;

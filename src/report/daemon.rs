@@ -16,6 +16,9 @@ pub struct DaemonReport {
     pub socket: String,
     pub mode: Mode,
     pub running: bool,
+    /// Whether the running daemon serves this process's job (or was started outside any
+    /// job), so that the helper uses it; false when none runs.
+    pub serves_this_job: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<DaemonState>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -31,6 +34,7 @@ pub(super) fn daemon_report(facts: DaemonFacts) -> DaemonReport {
         socket: socket.display().to_string(),
         mode,
         running: false,
+        serves_this_job: false,
         state: None,
         unreachable: None,
         lines: Vec::new(),
@@ -94,6 +98,30 @@ pub(super) fn daemon_report(facts: DaemonFacts) -> DaemonReport {
                 state.refused,
                 state.rejected
             )));
+            report.serves_this_job = state.job.serves(&facts.job);
+            if report.serves_this_job {
+                if state.job.is_job() {
+                    report.lines.push(Line::ok(format!(
+                        "the daemon serves {}, this job",
+                        state.job
+                    )));
+                }
+            } else {
+                let message = format!(
+                    "the daemon on {} serves {}, not this one ({}): the helper does not use it",
+                    socket.display(),
+                    state.job,
+                    facts.job
+                );
+                let fix = "start this job's own daemon: git-credential-gitlab-ci daemon --detach (without --socket, each job has a socket of its own)";
+                report.lines.push(match mode {
+                    Mode::Only => Line::problem(
+                        format!("{message}, and with --use-daemon only git gets no answer"),
+                        fix,
+                    ),
+                    _ => Line::warning(format!("{message}; git is answered standalone"), fix),
+                });
+            }
             for c in state.credentials.iter().filter(|c| c.token.is_none()) {
                 report.lines.push(Line::problem(
                     format!(

@@ -91,6 +91,8 @@ pub struct DaemonFacts {
     /// The pid that holds the daemon's instance lock. Looked up only when no daemon listens
     /// on the socket, to tell a daemon that lost its socket from no daemon at all.
     pub lock_holder: Option<u32>,
+    /// The job this process runs in, to compare with the one the daemon serves.
+    pub job: crate::ipc::JobIdentity,
 }
 
 /// git's configuration as seen from the current directory, for one URL.

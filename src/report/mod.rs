@@ -130,7 +130,11 @@ impl Report {
             .map(|c| {
                 credential_report(
                     c,
-                    report.daemon.state.as_ref(),
+                    report
+                        .daemon
+                        .state
+                        .as_ref()
+                        .filter(|_| report.daemon.serves_this_job),
                     facts.now,
                     facts.git_version,
                 )
@@ -161,6 +165,7 @@ impl Report {
                         .daemon
                         .state
                         .iter()
+                        .filter(|_| report.daemon.serves_this_job)
                         .flat_map(|d| &d.credentials)
                         .filter_map(|h| h.token.as_deref()?.rsplit_once("fingerprint ").map(|(_, f)| f.to_owned())),
                 );
@@ -556,6 +561,7 @@ mod tests {
             mode,
             reply,
             lock_holder: None,
+            job: Default::default(),
         }
     }
 
@@ -569,6 +575,7 @@ mod tests {
     fn running_daemon(credentials: Vec<HeldCredential>) -> DaemonFacts {
         let state = DaemonState {
             pid: 4242,
+            job: Default::default(),
             version: "test".into(),
             socket: SOCKET.into(),
             started_at: 1_799_996_400,
@@ -1064,6 +1071,67 @@ mod tests {
         assert!(report
             .to_text()
             .contains("serves https://other.example.com as gitlab-ci-token: no token\n"));
+    }
+
+    #[test]
+    fn a_daemon_of_another_job_is_named_and_not_counted_on() {
+        let job = |id: &str| crate::ipc::JobIdentity {
+            job_id: Some(id.into()),
+            server_url: Some("https://gitlab.example.com".into()),
+            project_id: Some("7".into()),
+        };
+        let with_jobs = |daemons: &str, ours: &str| {
+            let mut f = facts(
+                vec![read(
+                    credential(
+                        "https://gitlab.example.com",
+                        vec![TokenSource::Env("CI_JOB_TOKEN".into())],
+                    ),
+                    vec![Err(Unavailable::Unset)],
+                )],
+                None,
+            );
+            let mut d = running_daemon(vec![HeldCredential {
+                url: "https://gitlab.example.com".into(),
+                username: DEFAULT_USERNAME.into(),
+                token: Some("access token (glpat-), fingerprint 0badcafe".into()),
+                unavailable: Vec::new(),
+                expires_at: None,
+            }]);
+            let Some(Ok((_, json))) = &d.reply else {
+                unreachable!()
+            };
+            let mut state: DaemonState = serde_json::from_slice(json).unwrap();
+            state.job = job(daemons);
+            d.reply = Some(Ok((Kind::Data, serde_json::to_vec(&state).unwrap().into())));
+            d.job = job(ours);
+            f.daemon = d;
+            Report::build(f)
+        };
+
+        let same = with_jobs("1", "1");
+        assert!(same.daemon.serves_this_job);
+        assert_eq!(
+            line(&same.daemon.lines, "serves job").message,
+            "the daemon serves job 1 (project 7 on https://gitlab.example.com), this job"
+        );
+        assert!(same.to_text().contains("the daemon holds one and answers"));
+        let json = serde_json::to_value(&same).unwrap();
+        assert_eq!(json["daemon"]["state"]["job"]["job_id"], "1", "{json:#}");
+
+        let other = with_jobs("1", "2");
+        assert!(!other.daemon.serves_this_job);
+        let warning = line(&other.daemon.lines, "serves job");
+        assert_eq!(warning.level, Level::Warning);
+        assert_eq!(
+            warning.message,
+            format!("the daemon on {SOCKET} serves job 1 (project 7 on https://gitlab.example.com), not this one (job 2 (project 7 on https://gitlab.example.com)): the helper does not use it; git is answered standalone")
+        );
+        assert!(
+            !other.to_text().contains("the daemon holds one and answers"),
+            "{}",
+            other.to_text()
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub const EXIT_TIMEOUT: Duration = Duration::from_secs(8);
 pub const ENV_SOCKET: &str = "GIT_CREDENTIAL_GITLAB_CI_SOCKET";
 pub const ENV_USE_DAEMON: &str = "GIT_CREDENTIAL_GITLAB_CI_USE_DAEMON";
 
-/// The frame kinds of the daemon's wire format (magic "GLCI", version 1, kind, u32 BE length).
+/// The frame kinds of the daemon's wire format (magic "GLCI", version 2, kind, u32 BE length).
 pub const KIND_GET: u8 = 1;
 pub const KIND_ERASE: u8 = 2;
 pub const KIND_STATUS: u8 = 3;
@@ -66,7 +66,7 @@ pub fn is_root() -> bool {
 /// A frame as the client writes it.
 pub fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = b"GLCI".to_vec();
-    out.push(1);
+    out.push(2);
     out.push(kind);
     out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     out.extend_from_slice(payload);
@@ -101,7 +101,7 @@ pub fn read_reply(stream: &mut UnixStream) -> std::io::Result<Option<(u8, Vec<u8
             Err(e) => return Err(e),
         }
     }
-    assert_eq!(&header[..5], b"GLCI\x01", "not a reply frame: {header:?}");
+    assert_eq!(&header[..5], b"GLCI\x02", "not a reply frame: {header:?}");
     let len = u32::from_be_bytes([header[6], header[7], header[8], header[9]]) as usize;
     let mut payload = vec![0u8; len];
     stream.read_exact(&mut payload)?;
