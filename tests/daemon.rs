@@ -1387,3 +1387,48 @@ fn an_unsafe_or_unwritable_fallback_directory_is_refused_with_a_hint() {
         assert!(daemons_for(&socket).is_empty());
     }
 }
+
+/// What someone who can write in the socket's directory could plant at the daemon's log or
+/// socket path: a FIFO at the log would hang `daemon --detach` until someone read it, a file
+/// or symlink at the socket path would be deleted as if it were a stale socket. The daemon
+/// refuses both, promptly and with a message naming the path, and removes nothing.
+#[test]
+fn a_fifo_at_the_log_path_or_a_file_at_the_socket_path_is_refused_not_used() {
+    let dir = socket_dir();
+    let socket = dir.path().join("sock");
+    let log = dir.path().join("daemon.log");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &log,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+    let mut start = ours(
+        &socket,
+        &["daemon", "--detach", "--log-file", log.to_str().unwrap()],
+    );
+    start
+        .env("CI_SERVER_URL", SERVED)
+        .env("CI_JOB_TOKEN", TOKEN);
+    let run = Process::new(start).timeout(Duration::from_secs(10)).run();
+    let err = text(&run.stderr);
+    assert!(!run.success(), "a daemon started on a FIFO log: {err}");
+    assert!(
+        err.contains("daemon.log") && err.contains("not a regular file"),
+        "{err}"
+    );
+    assert!(!socket.exists(), "no daemon is left listening");
+
+    // A regular file where the socket goes: not a stale socket, so not removed.
+    std::fs::remove_file(&log).unwrap();
+    std::fs::write(&socket, "not a socket").unwrap();
+    let mut start = ours(&socket, &["daemon", "--detach"]);
+    start
+        .env("CI_SERVER_URL", SERVED)
+        .env("CI_JOB_TOKEN", TOKEN);
+    let run = Process::new(start).timeout(Duration::from_secs(10)).run();
+    let err = text(&run.stderr);
+    assert!(!run.success(), "{err}");
+    assert!(err.contains("is not a socket"), "{err}");
+    assert_eq!(std::fs::read_to_string(&socket).unwrap(), "not a socket");
+}

@@ -225,17 +225,40 @@ impl tracing_subscriber::fmt::time::FormatTime for AuditTime {
     }
 }
 
+/// Opens (or creates, mode 0600) the audit log for appending. The log may sit in a directory
+/// others can write to, so the path is not followed if it is a symlink, the open does not
+/// block (a FIFO planted there would otherwise hang the daemon's start until someone reads
+/// it), and anything but a regular file is refused before a byte is written.
 fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.append(true).create(true);
     #[cfg(unix)]
     {
+        use rustix::fs::OFlags;
         use std::os::unix::fs::OpenOptionsExt;
         options
             .mode(0o600)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+            .custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY).bits() as i32);
     }
-    options.open(path)
+    // A FIFO with no reader answers a non-blocking open for writing with ENXIO.
+    let file = options.open(path).map_err(|e| {
+        if cfg!(unix) && e.raw_os_error() == Some(libc::ENXIO) {
+            std::io::Error::other("it is not a regular file (a FIFO or a device)")
+        } else {
+            e
+        }
+    })?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("it is not a regular file"));
+    }
+    #[cfg(unix)]
+    {
+        // Writes to a regular file never block; clear the flag so nothing can tell.
+        use rustix::fs::OFlags;
+        let flags = rustix::fs::fcntl_getfl(&file)?;
+        rustix::fs::fcntl_setfl(&file, flags - OFlags::NONBLOCK)?;
+    }
+    Ok(file)
 }
 
 #[cfg(unix)]

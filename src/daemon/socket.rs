@@ -36,6 +36,8 @@ pub enum SocketError {
     OpenToOthers { dir: PathBuf, mode: u32 },
     #[error("a daemon is already running on {}{}", socket.display(), pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
     AlreadyRunning { socket: PathBuf, pid: Option<u32> },
+    #[error("{} is not a socket, and the daemon will not replace it: remove it, or choose another --socket PATH", path.display())]
+    NotASocket { path: PathBuf },
     #[error("{what} {}: {source}", path.display())]
     Io {
         what: &'static str,
@@ -385,7 +387,8 @@ pub fn identity(_socket: &Path) -> Option<(u64, u64)> {
 }
 
 /// Removes a socket file left by a daemon that died without cleaning up. Only the holder of
-/// the instance lock calls this, so the file cannot belong to a live daemon.
+/// the instance lock calls this, so the file cannot belong to a live daemon. Anything but a
+/// socket at the path (a file, a FIFO, a symlink) is not ours to remove: that is an error.
 pub fn remove_stale(socket: &Path) -> Result<(), SocketError> {
     match std::fs::symlink_metadata(socket) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -394,6 +397,12 @@ pub fn remove_stale(socket: &Path) -> Result<(), SocketError> {
             path: socket.to_path_buf(),
             source,
         }),
+        #[cfg(unix)]
+        Ok(meta) if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) => {
+            Err(SocketError::NotASocket {
+                path: socket.to_path_buf(),
+            })
+        }
         Ok(_) => std::fs::remove_file(socket).map_err(|source| SocketError::Io {
             what: "cannot remove the stale socket",
             path: socket.to_path_buf(),
