@@ -98,31 +98,57 @@ pub fn default_candidates() -> Vec<PathBuf> {
     }
     #[cfg(not(windows))]
     {
-        let base = directories::BaseDirs::new();
-        let tmp = std::env::temp_dir().join(format!(
-            "git-credential-gitlab-ci-{}",
-            crate::hardening::our_uid().unwrap_or(0)
-        ));
-        let bases = [
-            base.as_ref()
-                .and_then(|b| b.runtime_dir().map(Path::to_path_buf)),
-            base.as_ref().map(|b| b.cache_dir().to_path_buf()),
-            Some(tmp),
-        ];
-        let mut out: Vec<PathBuf> = Vec::new();
-        for dir in bases.into_iter().flatten().filter(|d| d.is_absolute()) {
-            let dir = dir.join("git-credential-gitlab-ci");
-            let socket = match &job {
-                Some(job) => dir.join(job),
-                None => dir,
-            }
-            .join("daemon.sock");
-            if !out.contains(&socket) {
+        // `get` computes these on every call, so they are built from the three variables
+        // directly, each path in one allocation: the same directories `directories`
+        // gives (an absolute XDG_RUNTIME_DIR; an absolute XDG_CACHE_HOME, else
+        // $HOME/.cache), without computing the other base directories.
+        let job = job.as_deref();
+        let mut out: Vec<PathBuf> = Vec::with_capacity(3);
+        let mut push = |base: &std::ffi::OsStr, extra: &str| {
+            let socket = socket_under(base, extra, job);
+            if socket.is_absolute() && !out.contains(&socket) {
                 out.push(socket);
             }
+        };
+        let var = |key: &str| std::env::var_os(key).filter(|v| Path::new(v).is_absolute());
+        if let Some(runtime) = var("XDG_RUNTIME_DIR") {
+            push(&runtime, "");
         }
+        match var("XDG_CACHE_HOME") {
+            Some(cache) => push(&cache, ""),
+            None => match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+                Some(home) => push(&home, ".cache"),
+                // No HOME: the account's home directory, as `directories` finds it.
+                None => {
+                    if let Some(base) = directories::BaseDirs::new() {
+                        push(base.cache_dir().as_os_str(), "");
+                    }
+                }
+            },
+        }
+        let tmp = std::env::temp_dir();
+        let uid = crate::hardening::our_uid().unwrap_or(0);
+        push(tmp.as_os_str(), &format!("git-credential-gitlab-ci-{uid}"));
         out
     }
+}
+
+/// `base[/extra]/git-credential-gitlab-ci[/job]/daemon.sock`, in one allocation.
+#[cfg(not(windows))]
+fn socket_under(base: &std::ffi::OsStr, extra: &str, job: Option<&str>) -> PathBuf {
+    const TAIL: &str = "git-credential-gitlab-ci/daemon.sock";
+    let len = base.len() + extra.len() + TAIL.len() + job.map_or(0, |j| j.len() + 1) + 3;
+    let mut path = PathBuf::with_capacity(len);
+    path.push(base);
+    if !extra.is_empty() {
+        path.push(extra);
+    }
+    path.push("git-credential-gitlab-ci");
+    if let Some(job) = job {
+        path.push(job);
+    }
+    path.push("daemon.sock");
+    path
 }
 
 /// `job-<id>` for a job's own socket directory, or `None` outside a job. GitLab's job ids are
@@ -415,6 +441,47 @@ pub fn remove_stale(socket: &Path) -> Result<(), SocketError> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_default_candidates_are_the_directories_crates_dirs() {
+        // The same directories `directories` gives, for this process's environment.
+        let base = directories::BaseDirs::new().unwrap();
+        let job = job_dir_name(std::env::var_os("CI_JOB_ID").as_deref());
+        let mut want: Vec<PathBuf> = Vec::new();
+        let tmp = std::env::temp_dir().join(format!(
+            "git-credential-gitlab-ci-{}",
+            crate::hardening::our_uid().unwrap()
+        ));
+        for dir in [
+            base.runtime_dir().map(Path::to_path_buf),
+            Some(base.cache_dir().to_path_buf()),
+            Some(tmp),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|d| d.is_absolute())
+        {
+            let mut socket = dir.join("git-credential-gitlab-ci");
+            if let Some(job) = &job {
+                socket.push(job);
+            }
+            socket.push("daemon.sock");
+            if !want.contains(&socket) {
+                want.push(socket);
+            }
+        }
+        assert_eq!(default_candidates(), want);
+        let built = socket_under("/run/user/1".as_ref(), "", Some("job-7"));
+        assert_eq!(
+            built,
+            Path::new("/run/user/1/git-credential-gitlab-ci/job-7/daemon.sock")
+        );
+        assert!(built.capacity() >= built.as_os_str().len());
+        assert_eq!(
+            socket_under("/home/u".as_ref(), ".cache", None),
+            Path::new("/home/u/.cache/git-credential-gitlab-ci/daemon.sock")
+        );
+    }
 
     #[test]
     fn the_directory_is_created_private_and_checked() {
