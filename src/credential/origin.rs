@@ -289,13 +289,32 @@ mod tests {
 
     #[test]
     fn ports_must_be_in_range() {
-        for host in ["h:0", "h:65536", "h:", "h:+1", "h:1:2", "h:999999"] {
+        // "000080" is port 80 to a number parser: six digits are refused before parsing,
+        // so one origin has one spelling of its port.
+        for host in [
+            "h:0", "h:65536", "h:", "h:+1", "h:1:2", "h:999999", "h:000080",
+        ] {
             assert_eq!(
                 origin("https", host).unwrap_err(),
                 OriginError::BadPort,
                 "{host}"
             );
         }
+        // Five digits are a port.
+        assert_eq!(origin("https", "h:65535").unwrap().port, 65535);
+        assert_eq!(origin("https", "h:10443").unwrap().port, 10443);
+    }
+
+    #[test]
+    fn empty_labels_are_not_hosts() {
+        for host in [".gitlab.example.com", "gitlab..example.com", "..", "."] {
+            assert_eq!(
+                origin("https", host).unwrap_err(),
+                OriginError::BadHost,
+                "{host}"
+            );
+        }
+        assert_eq!(origin("https", ":443").unwrap_err(), OriginError::EmptyHost);
     }
 
     #[test]

@@ -234,6 +234,14 @@ mod tests {
                 "protocol=https\nhost=gitlab.example.com:0\n",
                 Refusal::BadHost,
             ),
+            // A port and no name is a request without a host.
+            ("protocol=https\nhost=:443\n", Refusal::MissingHost),
+            // Plain http is "insecure" only for a host served over https; another host's
+            // is simply not served.
+            (
+                "protocol=http\nhost=other.example.com\n",
+                Refusal::OriginNotServed,
+            ),
         ] {
             assert_eq!(outcome(text, &creds), Err(why), "{text:?}");
         }
@@ -276,6 +284,16 @@ mod tests {
         assert_eq!(
             got("protocol=https\nhost=h\npath=deploy/p.git\nusername=gitlab-ci-token\n"),
             "https://h as gitlab-ci-token"
+        );
+        // A one-letter group is still longer than no path, even after a higher layer's
+        // origin-wide credential.
+        let creds = [
+            cred("https://h", "gitlab-ci-token"),
+            cred("https://h/g", "g-bot"),
+        ];
+        assert_eq!(
+            outcome("protocol=https\nhost=h\npath=g/p.git\n", &creds).unwrap(),
+            "https://h/g as g-bot"
         );
     }
 
