@@ -20,10 +20,8 @@ target=${1:-x86_64-unknown-linux-musl}
 case "$target" in
     x86_64-unknown-linux-musl) machine="x86-64" ;;
     aarch64-unknown-linux-musl)
+        # .cargo/config.toml links it with rust-lld.
         machine="ARM aarch64"
-        if [ -z "${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER:-}" ]; then
-            export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld
-        fi
         ;;
     *) echo "build-static: unsupported target $target (x86_64-unknown-linux-musl or aarch64-unknown-linux-musl)" >&2; exit 2 ;;
 esac
@@ -46,6 +44,13 @@ esac
 case "$kind" in
     *"$machine"*) ;;
     *) echo "build-static: $bin is not for $machine: $kind" >&2; exit 1 ;;
+esac
+# .cargo/config.toml asks for a plain static executable (no start-up relocation); a
+# RUSTFLAGS in the environment that drops that gives static-pie, which is refused here.
+case "$kind" in
+    *"pie executable"* | *static-pie*)
+        echo "build-static: $bin is static-pie; build without RUSTFLAGS, which replaces .cargo/config.toml's flags" >&2
+        exit 1 ;;
 esac
 linkage=$(ldd "$bin" 2>&1 || true)
 case "$linkage" in

@@ -237,7 +237,39 @@ fn config_paths(flags: &Flags, env: &impl Env) -> (Vec<PathBuf>, bool) {
     (paths, false)
 }
 
+/// The user's config file: `$XDG_CONFIG_HOME/git-credential-gitlab-ci/config.toml` (an
+/// absolute XDG_CONFIG_HOME only), else `$HOME/.config/...`, as `directories` finds it.
+/// On Linux it is built from the two variables in one allocation, since `get` needs it on
+/// every call; `directories` (which also works out every other project directory) only
+/// without HOME, and on other systems. A relative HOME gives a relative path, which
+/// [`Config::load`] refuses.
 pub fn user_config_path() -> Option<PathBuf> {
+    #[cfg(target_os = "linux")]
+    {
+        const TAIL: &str = "git-credential-gitlab-ci/config.toml";
+        let xdg = std::env::var_os("XDG_CONFIG_HOME").filter(|v| Path::new(v).is_absolute());
+        let (base, extra) = match xdg {
+            Some(dir) => (dir, ""),
+            None => match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+                Some(home) => (home, ".config"),
+                None => return project_dirs_config(),
+            },
+        };
+        let mut path = PathBuf::with_capacity(base.len() + extra.len() + TAIL.len() + 2);
+        path.push(base);
+        if !extra.is_empty() {
+            path.push(extra);
+        }
+        path.push(TAIL);
+        Some(path)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        project_dirs_config()
+    }
+}
+
+fn project_dirs_config() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "git-credential-gitlab-ci")
         .map(|dirs| dirs.config_dir().join("config.toml"))
 }
@@ -259,6 +291,12 @@ pub fn system_config_path() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_user_config_path_is_the_directories_crates() {
+        // For this process's environment, the path `directories` gives.
+        assert_eq!(user_config_path(), project_dirs_config());
+    }
     use std::collections::HashMap;
 
     fn env(vars: &[(&str, &str)]) -> impl Env {

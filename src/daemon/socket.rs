@@ -106,7 +106,9 @@ pub fn default_candidates() -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = Vec::with_capacity(3);
         let mut push = |base: &std::ffi::OsStr, extra: &str| {
             let socket = socket_under(base, extra, job);
-            if socket.is_absolute() && !out.contains(&socket) {
+            // Compared as bytes: `Path`'s own equality parses both into components.
+            let seen = out.iter().any(|o| o.as_os_str() == socket.as_os_str());
+            if socket.is_absolute() && !seen {
                 out.push(socket);
             }
         };
