@@ -2,6 +2,8 @@
 //!
 //! Run: `cargo bench --bench credential_fill` (about a minute; add `-- --rounds N` for more
 //! or fewer rounds, default 500; `-- --ours PATH` measures that binary instead of building).
+//! Where valgrind is installed it ends with each helper's instruction count for one `get`
+//! under callgrind, which, unlike wall time, is the same from run to run.
 //!
 //! Every round runs each case once, in a rotating order, so that load from the rest of the
 //! machine falls on all of them alike; the report gives medians, the p10-p90 spread, and
@@ -257,6 +259,69 @@ fn main() {
         rounds + WARM_UP + 1,
         kib(rss)
     );
+
+    // Instructions, which do not move with the machine's load: each helper alone answering
+    // one plain request, under callgrind, where valgrind is installed.
+    println!();
+    let envs: [(&str, &[(&str, &str)]); 2] = [
+        ("CI_SERVER_URL, CI_JOB_TOKEN", &[]),
+        ("and CI_JOB_ID (in a job)", &[("CI_JOB_ID", "4242")]),
+    ];
+    let counted: Vec<_> = alone
+        .iter()
+        .map(|(name, path, args)| {
+            let counts: Vec<Option<u64>> = envs
+                .iter()
+                .map(|(_, extra)| instructions(path, args, extra))
+                .collect();
+            (name, counts)
+        })
+        .collect();
+    if counted.iter().all(|(_, c)| c.iter().all(Option::is_none)) {
+        println!("instructions: valgrind is not installed, not measured");
+        return;
+    }
+    println!("instructions of one `get`, valgrind --tool=callgrind (deterministic)");
+    println!("{:<40} {:>28} {:>28}", "helper", envs[0].0, envs[1].0);
+    let show = |n: Option<u64>| n.map_or("-".to_owned(), |n| n.to_string());
+    for (name, counts) in counted {
+        println!(
+            "{:<40} {:>28} {:>28}",
+            name,
+            show(counts[0]),
+            show(counts[1])
+        );
+    }
+}
+
+/// `valgrind --tool=callgrind`'s instruction count for `path args` answering [`REQUEST`]
+/// with only CI_SERVER_URL, CI_JOB_TOKEN and `extra` set; `None` without valgrind.
+fn instructions(path: &Path, args: &[&str], extra: &[(&str, &str)]) -> Option<u64> {
+    let mut child = Command::new("valgrind")
+        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+        .arg(path)
+        .args(args)
+        .env_clear()
+        .env("CI_SERVER_URL", SERVER)
+        .env("CI_JOB_TOKEN", TOKEN)
+        .env("HOME", "/nonexistent")
+        .envs(extra.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let _ = child.stdin.take()?.write_all(REQUEST);
+    let out = child.wait_with_output().ok()?;
+    // "==PID== Collected : 49425"
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find_map(|l| {
+            l.split_once("Collected :")
+                .map(|(_, n)| n.trim().to_owned())
+        })?
+        .parse()
+        .ok()
 }
 
 /// Prints one row per case: p10, median, p90, the ratio of medians to `floor`'s, and the
@@ -314,8 +379,26 @@ fn minimal_helper(dir: &Path) -> (PathBuf, String) {
             .map(|s| s.success())
             .unwrap_or(false)
     };
-    if cc(&["-static"]) {
-        (binary, "C, cc -O2 -static (statically linked)".into())
+    // musl's own compiler wrapper first (Debian: musl-tools), for a floor built like our
+    // shipped binary, with musl's start-up rather than glibc's.
+    let musl = Command::new("musl-gcc")
+        .args(["-O2", "-s", "-static", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if musl {
+        (
+            binary,
+            "C, musl-gcc -O2 -static (statically linked, musl)".into(),
+        )
+    } else if cc(&["-static"]) {
+        (
+            binary,
+            "C, cc -O2 -static (statically linked, glibc: musl-gcc is not installed; on Debian: musl-tools)".into(),
+        )
     } else if cc(&[]) {
         (
             binary,

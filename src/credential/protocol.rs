@@ -460,6 +460,64 @@ mod tests {
     }
 
     #[test]
+    fn an_escape_cut_short_at_the_end_is_kept_as_written() {
+        // A `%` with fewer than two characters after it is not an escape: no read past the end.
+        for (input, want) in [("a%4", "a%4"), ("a%", "a%"), ("%41", "A"), ("a%4G", "a%4G")] {
+            assert_eq!(percent_decode(input).unwrap(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn requests_are_equal_only_field_by_field() {
+        let base = "protocol=https\nhost=h\npath=p\nusername=u\npassword=s\nwwwauth[]=x\n";
+        let a = parse(base);
+        assert_eq!(a, parse(base));
+        assert_eq!(
+            parse("host=h\n"),
+            parse("host=h\n"),
+            "no password on either side"
+        );
+        for changed in [
+            "protocol=http\nhost=h\npath=p\nusername=u\npassword=s\nwwwauth[]=x\n",
+            "protocol=https\nhost=g\npath=p\nusername=u\npassword=s\nwwwauth[]=x\n",
+            "protocol=https\nhost=h\npath=q\nusername=u\npassword=s\nwwwauth[]=x\n",
+            "protocol=https\nhost=h\npath=p\nusername=v\npassword=s\nwwwauth[]=x\n",
+            "protocol=https\nhost=h\npath=p\nusername=u\npassword=t\nwwwauth[]=x\n",
+            "protocol=https\nhost=h\npath=p\nusername=u\nwwwauth[]=x\n",
+            "protocol=https\nhost=h\npath=p\nusername=u\npassword=s\nwwwauth[]=y\n",
+        ] {
+            assert_ne!(a, parse(changed), "{changed}");
+            assert_ne!(parse(changed), a, "{changed}");
+        }
+    }
+
+    #[test]
+    fn debug_shows_the_fields_but_never_the_password() {
+        let shown = format!(
+            "{:?}",
+            parse("host=h.example\nusername=u\npassword=s3cret\n")
+        );
+        assert!(
+            shown.contains("h.example") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
+
+    #[test]
+    fn parse_takes_exactly_the_cap_and_no_more() {
+        let mut at_cap = vec![b'a'; MAX_REQUEST_BYTES - 1];
+        at_cap.push(b'\n');
+        // A line without `=`, but not too large: the size is checked first.
+        assert_eq!(
+            Request::parse(&at_cap).unwrap_err(),
+            Malformed::LineWithoutEquals
+        );
+        at_cap.insert(0, b'a');
+        assert_eq!(Request::parse(&at_cap).unwrap_err(), Malformed::TooLarge);
+    }
+
+    #[test]
     fn splits_at_the_first_equals_and_ignores_unknown_keys() {
         let r = parse("protocol=https\nhost=h.example\nfoo=bar\npath=a=b\n");
         assert_eq!(r.protocol.as_deref(), Some("https"));
