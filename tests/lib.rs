@@ -8,6 +8,7 @@ mod configure_scrub;
 mod daemon;
 mod faults;
 mod fuzz_corpus;
+mod git_lfs;
 mod hostile_requests;
 mod process_selftest;
 mod properties;
