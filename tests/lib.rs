@@ -10,6 +10,7 @@ mod faults;
 mod fuzz_corpus;
 mod git_lfs;
 mod hostile_requests;
+mod other_clients;
 mod process_selftest;
 mod properties;
 mod push_through_helper;
