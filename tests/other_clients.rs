@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::support::git_server::GitServer;
 use crate::support::helper::{assert_nowhere_under, token_forms, TOKEN};
 use crate::support::process;
 use crate::support::sandbox::Sandbox;
@@ -275,6 +276,76 @@ fn pre_commit_fetches_a_hook_repository_through_the_helper() {
         "{}",
         run.output_str()
     );
+    let seen = job.served().credentials_seen();
+    let ours = ("gitlab-ci-token".to_owned(), TOKEN.to_owned());
+    assert!(
+        !seen.is_empty() && seen.iter().all(|c| *c == ours),
+        "{seen:?}"
+    );
+    assert_nowhere_under(job.sandbox().root(), &token_forms("gitlab-ci-token", TOKEN));
+}
+
+/// A crate for cargo to fetch as a git dependency, pushed to `url`, and a project `app`
+/// that depends on it by that plain URL.
+fn push_a_crate_and_depend_on_it(job: &Scenario, url: &str) {
+    job.git_ok(["clone", "--quiet", url, "dep"]);
+    let dep = job.sandbox().work().join("dep");
+    std::fs::create_dir(dep.join("src")).unwrap();
+    std::fs::write(
+        dep.join("Cargo.toml"),
+        "[package]\nname = \"demo-dep\"\nversion = \"1.2.3\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::write(dep.join("src/lib.rs"), "pub const ANSWER: u32 = 42;\n").unwrap();
+    job.git_ok(["-C", "dep", "add", "Cargo.toml", "src/lib.rs"]);
+    job.git_ok(["-C", "dep", "commit", "--quiet", "-m", "A crate"]);
+    job.git_ok(["-C", "dep", "push", "--quiet", "origin", "main"]);
+    let app = job.sandbox().work().join("app");
+    std::fs::create_dir_all(app.join("src")).unwrap();
+    std::fs::write(
+        app.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [dependencies]\ndemo-dep = {{ git = \"{url}\", branch = \"main\" }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(app.join("src/main.rs"), "fn main() {}\n").unwrap();
+}
+
+/// `cargo generate-lockfile` in `app`, with the cargo that builds these tests, its own
+/// CARGO_HOME in the sandbox, the test CA, and `CARGO_NET_GIT_FETCH_WITH_CLI=true`.
+fn cargo_lock_with_git(job: &Scenario) -> process::Run {
+    let mut cargo = job.sandbox().command(Command::new(env!("CARGO")));
+    cargo
+        .args(["generate-lockfile", "--quiet"])
+        .current_dir(job.sandbox().work().join("app"))
+        .env("CARGO_HOME", job.sandbox().root().join("cargo-home"))
+        .env("CARGO_HTTP_CAINFO", GitServer::ca_pem_path())
+        .env("CARGO_NET_RETRY", "0")
+        .env("CARGO_NET_GIT_FETCH_WITH_CLI", "true");
+    let run = process::run(cargo);
+    run.assert_not_printed(&[TOKEN]);
+    run
+}
+
+/// The recipe `status` gives for cargo: with CARGO_NET_GIT_FETCH_WITH_CLI=true cargo runs
+/// git for a git dependency, git asks our helper, and cargo fetches the dependency from the
+/// TLS test server, on its port of its own, with the job token and a plain URL.
+#[test]
+fn cargo_with_git_fetch_with_cli_fetches_a_git_dependency_through_the_helper() {
+    let job = Scenario::new()
+        .server("gitlab-ci-token", TOKEN)
+        .in_job(TOKEN);
+    job.sandbox()
+        .helper(".", &["configure", "--global"])
+        .assert_success();
+    push_a_crate_and_depend_on_it(&job, &job.url());
+    job.served().clear_attempts();
+
+    cargo_lock_with_git(&job).assert_success();
+    let lock = std::fs::read_to_string(job.sandbox().work().join("app/Cargo.lock")).unwrap();
+    assert!(lock.contains("name = \"demo-dep\""), "{lock}");
     let seen = job.served().credentials_seen();
     let ours = ("gitlab-ci-token".to_owned(), TOKEN.to_owned());
     assert!(
