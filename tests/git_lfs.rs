@@ -111,6 +111,24 @@ fn lfs_objects_are_pushed_and_pulled_with_the_token_our_helper_answers() {
             .is_some_and(|a| a.status == 401 && a.credentials.is_none()),
         "{api:#?}"
     );
+    // It remembers that the endpoint wants Basic auth, in the repository's config: a mode,
+    // not a secret (the scan below covers that file too).
+    let access = git(
+        &job,
+        &[
+            "-C",
+            "pushed",
+            "config",
+            "--local",
+            "--get-regexp",
+            r"^lfs\..*\.access$",
+        ],
+    );
+    assert!(
+        access.stdout_str().trim_end().ends_with(" basic"),
+        "{}",
+        access.stdout_str()
+    );
     let batches = lfs("POST", "/info/lfs/objects/batch");
     let ours = Some((JOB_USER.to_owned(), TOKEN.to_owned()));
     assert!(
