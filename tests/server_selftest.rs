@@ -9,6 +9,7 @@ use base64::Engine as _;
 use crate::support::git_server::GitServer;
 use crate::support::gitlab::{self, Access, AccessTokenInfo, JobInfo, TokenSpec};
 use crate::support::https;
+use crate::support::lfs;
 use crate::support::process::Run;
 use crate::support::sandbox::Sandbox;
 
@@ -776,4 +777,110 @@ fn other_api_requests_get_gitlabs_json_errors() {
     );
     let statuses: Vec<u16> = server.attempts().iter().map(|a| a.status).collect();
     assert_eq!(statuses, [404, 405]);
+}
+
+/// `POST path` to the LFS API with `body`, and `basic` (`user:pass`) as Basic credentials.
+fn lfs_post(server: &GitServer, path: &str, basic: Option<&str>, body: &str) -> https::Reply {
+    let auth = basic.map(|b| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(b)
+        )
+    });
+    let mut headers = vec![
+        ("Content-Type", lfs::MEDIA_TYPE),
+        ("Accept", lfs::MEDIA_TYPE),
+    ];
+    if let Some(auth) = &auth {
+        headers.push(("Authorization", auth));
+    }
+    https::request(server.addr(), "POST", path, &headers, body.as_bytes())
+}
+
+#[test]
+fn the_lfs_batch_api_demands_basic_auth_with_gitlabs_token_rules() {
+    let server = gitlab_server();
+    server.add_token(TokenSpec::job(JOB).projects(["group/project"]));
+    server.add_token(TokenSpec::personal_access(PAT).access(Access::Read));
+    let batch = "/group/project.git/info/lfs/objects/batch";
+    let oid = "0".repeat(64);
+    let upload = format!(
+        r#"{{"operation":"upload","transfers":["basic"],"objects":[{{"oid":"{oid}","size":3}}]}}"#
+    );
+    let download = upload.replace("upload", "download");
+    let job = format!("gitlab-ci-token:{JOB}");
+
+    // No credential, a wrong one, or the job token with another user name: the challenge
+    // that makes git-lfs ask git's credential helpers.
+    for basic in [
+        None,
+        Some("gitlab-ci-token:glcbt-wrong"),
+        Some(&*format!("alice:{JOB}")),
+    ] {
+        let reply = lfs_post(&server, batch, basic, &upload);
+        assert_eq!(reply.status, 401, "{basic:?}: {reply:?}");
+        assert_eq!(
+            reply.header("LFS-Authenticate"),
+            Some(lfs::LFS_AUTHENTICATE)
+        );
+        assert_eq!(reply.header("Content-Type"), Some(lfs::MEDIA_TYPE));
+    }
+    // A project the token cannot see, and a read-only token's upload.
+    let other = lfs_post(
+        &server,
+        "/other/repo.git/info/lfs/objects/batch",
+        Some(&job),
+        &upload,
+    );
+    assert_eq!(other.status, 404, "{other:?}");
+    let read_only = format!("alice:{PAT}");
+    assert_eq!(
+        lfs_post(&server, batch, Some(&read_only), &upload).status,
+        403
+    );
+    let lock_check = lfs_post(
+        &server,
+        "/group/project.git/info/lfs/locks/verify",
+        Some(&read_only),
+        "{}",
+    );
+    assert_eq!(lock_check.status, 403);
+
+    // The job token may upload: an action on the same server, with the request's own
+    // Authorization, as GitLab answers.
+    let reply = lfs_post(&server, batch, Some(&job), &upload);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let object = &reply.json()["objects"][0];
+    let action = &object["actions"]["upload"];
+    assert_eq!(
+        action["href"],
+        format!(
+            "{}/group/project.git/gitlab-lfs/objects/{oid}/3",
+            server.url()
+        )
+    );
+    assert!(action["header"]["Authorization"]
+        .as_str()
+        .is_some_and(|a| a.starts_with("Basic ")));
+    // Nothing is stored yet, so a download finds no object.
+    let reply = lfs_post(&server, batch, Some(&read_only), &download);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json()["objects"][0]["error"]["code"], 404);
+
+    // An upload whose content is not its oid is refused, and unauthenticated ones too.
+    let put = |basic: Option<&str>, body: &[u8]| {
+        let auth = basic.map(|b| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(b)
+            )
+        });
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+        let path = format!("/group/project.git/gitlab-lfs/objects/{oid}/3");
+        https::request(server.addr(), "PUT", &path, &headers, body)
+    };
+    assert_eq!(put(None, b"abc").status, 401);
+    assert_eq!(put(Some(&job), b"abc").status, 422);
+    assert_eq!(server.lfs_object("group/project.git", &oid), None);
 }

@@ -377,6 +377,9 @@ fn credential_report(
             "serve GitLab over https and use an https:// URL",
         ));
     }
+    if let Some(line) = libgit2_port_line(c) {
+        lines.push(line);
+    }
     if c.scope.path.is_some() {
         lines.push(Line::warning(
             "this credential is scoped to a path, and git sends paths for http(s) only with credential.useHttpPath",
@@ -397,6 +400,23 @@ fn credential_report(
             .map(|d| d.as_secs()),
         lines,
     }
+}
+
+/// libgit2, which cargo fetches git dependencies with unless told to run git, looks up
+/// `credential.<scheme>://<host>.helper` without the port, so it never finds a helper that
+/// `configure` scoped to an origin with a port of its own. git itself does, hence a warning.
+fn libgit2_port_line(c: &Credential) -> Option<Line> {
+    let origin = &c.scope.origin;
+    (origin.port != origin.scheme.default_port()).then(|| {
+        Line::warning(
+            format!(
+                "{origin} has a port of its own: libgit2 (cargo's git fetch without net.git-fetch-with-cli) looks up credential.{}://{}.helper, without the port, so it does not find this helper; git, git-lfs and what runs git do",
+                origin.scheme.as_str(),
+                origin.host
+            ),
+            "for cargo, set CARGO_NET_GIT_FETCH_WITH_CLI=true (or [net] git-fetch-with-cli = true in .cargo/config.toml) so that cargo runs git; see docs/other-clients.md",
+        )
+    })
 }
 
 /// A token where a variable name or a path belongs: in YAML,
@@ -694,6 +714,54 @@ mod tests {
             text.ends_with("summary: there are problems: see the fixes above\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn an_origin_with_a_port_of_its_own_is_warned_about_for_libgit2() {
+        let c = read(
+            credential(
+                "https://gitlab.example.com:8443/group",
+                vec![TokenSource::Env("CI_JOB_TOKEN".into())],
+            ),
+            vec![Ok(token(TOKEN))],
+        );
+        let report = Report::build(facts(vec![c], None));
+        let port = line(&report.credentials[0].lines, "libgit2");
+        assert_eq!(port.level, Level::Warning);
+        assert_eq!(
+            port.message,
+            "https://gitlab.example.com:8443 has a port of its own: libgit2 (cargo's git fetch without net.git-fetch-with-cli) looks up credential.https://gitlab.example.com.helper, without the port, so it does not find this helper; git, git-lfs and what runs git do"
+        );
+        assert!(port
+            .fix
+            .as_deref()
+            .is_some_and(|f| f.contains("CARGO_NET_GIT_FETCH_WITH_CLI=true")));
+        assert_ne!(report.worst(), Level::Problem);
+        assert!(report
+            .to_text()
+            .contains("CARGO_NET_GIT_FETCH_WITH_CLI=true"));
+        assert!(json(&report)
+            .contains("looks up credential.https://gitlab.example.com.helper, without the port"));
+
+        // The default port, written out or not, is no port of its own.
+        for url in [
+            "https://gitlab.example.com",
+            "https://gitlab.example.com:443",
+            "http://gitlab.internal:80",
+        ] {
+            let c = read(
+                credential(url, vec![TokenSource::Env("CI_JOB_TOKEN".into())]),
+                vec![Ok(token(TOKEN))],
+            );
+            let report = Report::build(facts(vec![c], None));
+            assert!(
+                !report.credentials[0]
+                    .lines
+                    .iter()
+                    .any(|l| l.message.contains("libgit2")),
+                "{url}"
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,9 @@
 //! given to [`GitServer::start`] may fetch and push every project; those given to
 //! [`GitServer::allow_fetch`] may fetch only.
 //!
+//! Beside git it serves a minimal Git LFS endpoint (`support::lfs`) with the same token
+//! rules, storing objects in the server's temp dir.
+//!
 //! The tests themselves are synchronous, so each server runs its own tokio
 //! runtime on a background thread, and is shut down when dropped.
 
@@ -36,6 +39,7 @@ use tokio::sync::oneshot;
 use tokio_rustls::TlsAcceptor;
 
 use super::gitlab::{self, GitAnswer, TokenSpec};
+use super::lfs;
 use super::process::{self, Run};
 use super::programs::{carry_git_env, git_command};
 
@@ -190,6 +194,10 @@ fn tls_acceptor() -> TlsAcceptor {
 struct ServerState {
     tokens: Mutex<Tokens>,
     project_root: PathBuf,
+    /// `https://HOST:PORT`, for the hrefs of LFS answers.
+    origin: String,
+    /// The LFS objects pushed so far.
+    lfs: lfs::Store,
     attempts: Mutex<Vec<AuthAttempt>>,
     debug: bool,
 }
@@ -235,21 +243,23 @@ impl GitServer {
         let project_root = root.path().join("projects");
         std::fs::create_dir(&project_root).expect("create project root");
 
+        // Bind synchronously so the port is known (and bind errors surface in
+        // the test's own thread) before `start` returns.
+        let std_listener = StdTcpListener::bind((ip, 0)).expect("bind test server");
+        std_listener.set_nonblocking(true).expect("set_nonblocking");
+        let addr = std_listener.local_addr().expect("local_addr");
+
         let state = Arc::new(ServerState {
             tokens: Mutex::new(Tokens {
                 added: Vec::new(),
                 legacy: vec![TokenSpec::password(username, password)],
             }),
             project_root,
+            origin: format!("https://{addr}"),
+            lfs: lfs::Store::new(root.path().join("lfs-objects")),
             attempts: Mutex::new(Vec::new()),
             debug: std::env::var_os("GIT_SERVER_DEBUG").is_some(),
         });
-
-        // Bind synchronously so the port is known (and bind errors surface in
-        // the test's own thread) before `start` returns.
-        let std_listener = StdTcpListener::bind((ip, 0)).expect("bind test server");
-        std_listener.set_nonblocking(true).expect("set_nonblocking");
-        let addr = std_listener.local_addr().expect("local_addr");
 
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -377,6 +387,12 @@ impl GitServer {
             reference,
         ]);
         process::run(cmd).stdout_str().trim().to_owned()
+    }
+
+    /// The content of the LFS object `oid` that was pushed to the repository `path`
+    /// (`group/project.git`), if any.
+    pub fn lfs_object(&self, path: &str, oid: &str) -> Option<Vec<u8>> {
+        self.state.lfs.get(path, oid)
     }
 
     /// Every request received so far, in completion order.
@@ -533,6 +549,8 @@ async fn handle(
             req.headers(),
         );
         json_response(status, &body)
+    } else if let Some(route) = lfs::route(&percent_decode(req.uri().path())) {
+        lfs_response(req, state, &route, credentials.as_ref()).await
     } else {
         git_response(req, state, peer, credentials.as_ref()).await
     };
@@ -593,6 +611,54 @@ async fn git_response(
         GitAnswer::NotFound => text_response(StatusCode::NOT_FOUND, gitlab::PROJECT_NOT_FOUND),
         GitAnswer::Forbidden(body) => text_response(StatusCode::FORBIDDEN, body),
     }
+}
+
+/// GitLab's answer to a Git LFS request (`support::lfs`).
+async fn lfs_response(
+    req: Request<Incoming>,
+    state: &ServerState,
+    route: &lfs::Route,
+    credentials: Option<&(String, String)>,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let body = match tokio::time::timeout(REQUEST_TIMEOUT, body.collect()).await {
+        Ok(Ok(body)) => body.to_bytes(),
+        Ok(Err(err)) => {
+            return text_response(
+                StatusCode::BAD_REQUEST,
+                format!("reading the body: {err}\n"),
+            )
+        }
+        Err(_) => return text_response(StatusCode::REQUEST_TIMEOUT, "body too slow\n"),
+    };
+    let request = lfs::Request {
+        method: parts.method.as_str(),
+        route,
+        body: &body,
+        credentials,
+        authorization: header_str(&parts.headers, hyper::header::AUTHORIZATION),
+        origin: &state.origin,
+    };
+    let reply = lfs::answer(
+        &request,
+        state.tokens.lock().unwrap().in_order(),
+        &state.project_root,
+        &state.lfs,
+    );
+    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
+    *response.status_mut() = StatusCode::from_u16(reply.status).expect("a valid status");
+    let headers = response.headers_mut();
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static(reply.content_type),
+    );
+    if reply.challenge {
+        headers.insert(
+            HeaderName::from_static("lfs-authenticate"),
+            HeaderValue::from_static(lfs::LFS_AUTHENTICATE),
+        );
+    }
+    response
 }
 
 fn text_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {

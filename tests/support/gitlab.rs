@@ -10,6 +10,7 @@
 //! | git, a project the token cannot see (or that does not exist) | 404 `The project you were looking for could not be found or you don't have permission to view it.` |
 //! | git, fetch (upload-pack) with [`Access::None`] | 403 `You are not allowed to download code from this project.` |
 //! | git, push (receive-pack: `info/refs?service=git-receive-pack` and the `POST`) without [`Access::Write`] | 403 `You are not allowed to push code to this project.` |
+//! | Git LFS (`support::lfs`): the same rules, an upload or lock check as a push, a download as a fetch | the same statuses, as LFS JSON; a 401 says `LFS-Authenticate: Basic realm="GitLab"` |
 //! | `GET /api/v4/personal_access_tokens/self` (`PRIVATE-TOKEN:` or `Authorization: Bearer`) with a personal, project or group access token | 200 and the token's JSON |
 //! | `GET /api/v4/job` (`JOB-TOKEN:`) with a job token | 200 and the job's JSON |
 //! | either endpoint with any other token, or none | 401 `{"message":"401 Unauthorized"}` |
@@ -374,6 +375,38 @@ pub fn git_answer<'a>(
     query: Option<&str>,
     repo_exists: impl Fn(&str) -> bool,
 ) -> GitAnswer {
+    let request = git_path(path, query);
+    repository_answer(
+        tokens,
+        credentials,
+        request.as_ref().map(|r| r.repo),
+        request.as_ref().is_some_and(|r| r.push),
+        repo_exists,
+    )
+}
+
+/// GitLab's answer to a Git LFS request for the repository `repo` (`group/project.git`):
+/// the same token rules as git's, with an upload (or a lock check) needing what a push
+/// needs, and a download what a fetch needs.
+pub fn lfs_answer<'a>(
+    tokens: impl IntoIterator<Item = &'a TokenSpec>,
+    credentials: Option<&(String, String)>,
+    repo: &str,
+    upload: bool,
+    repo_exists: impl Fn(&str) -> bool,
+) -> GitAnswer {
+    repository_answer(tokens, credentials, Some(repo), upload, repo_exists)
+}
+
+/// The rules git and LFS share: who the credentials are, whether they see `repo` (`None`:
+/// the path named no repository), and whether they may do what was asked.
+fn repository_answer<'a>(
+    tokens: impl IntoIterator<Item = &'a TokenSpec>,
+    credentials: Option<&(String, String)>,
+    repo: Option<&str>,
+    push: bool,
+    repo_exists: impl Fn(&str) -> bool,
+) -> GitAnswer {
     let Some((username, password)) = credentials else {
         return GitAnswer::Unauthorized;
     };
@@ -386,13 +419,13 @@ pub fn git_answer<'a>(
     if !token.valid() {
         return GitAnswer::Unauthorized;
     }
-    let Some(request) = git_path(path, query) else {
+    let Some(repo) = repo else {
         return GitAnswer::NotFound;
     };
-    if !token.sees(project_name(request.repo)) || !repo_exists(request.repo) {
+    if !token.sees(project_name(repo)) || !repo_exists(repo) {
         return GitAnswer::NotFound;
     }
-    match (request.push, token.access) {
+    match (push, token.access) {
         (true, Access::Write) | (false, Access::Read | Access::Write) => GitAnswer::Serve {
             username: username.clone(),
         },

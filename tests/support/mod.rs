@@ -7,6 +7,7 @@
 //! - `sandbox`: an isolated HOME and git config to run git and our helper in;
 //! - `git_server`: the TLS smart-HTTP server (`git http-backend` behind hyper);
 //! - `gitlab`: what that server answers, as GitLab: the tokens it knows, git's 401/403/404;
+//! - `lfs`: the server's Git LFS batch API and object store, with GitLab's token rules;
 //! - `https`: a one-request HTTPS client that trusts the test CA, for what git does not show;
 //! - `scenario`: the fluent set-up "server + sandbox + helper + git";
 //! - `helper`: running the helper as git does, the test token, the disk scan;
@@ -22,6 +23,7 @@ pub mod git_server;
 pub mod gitlab;
 pub mod helper;
 pub mod https;
+pub mod lfs;
 pub mod process;
 pub mod programs;
 pub mod runner;

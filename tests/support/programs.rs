@@ -54,3 +54,16 @@ pub fn git_version() -> (u32, u32) {
     let minor = parts.next().and_then(|p| p.parse().ok()).expect("minor");
     (major, minor)
 }
+
+/// Whether an executable called `name` is in a directory of PATH: for tests of programs a
+/// developer's machine may lack (git-lfs), which skip with a message instead of failing.
+pub fn on_path(name: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|dir| {
+        std::fs::metadata(dir.join(name))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
