@@ -267,7 +267,16 @@ fn main() {
         ("CI_SERVER_URL, CI_JOB_TOKEN", &[]),
         ("and CI_JOB_ID (in a job)", &[("CI_JOB_ID", "4242")]),
     ];
-    let counted: Vec<_> = alone
+    // Ours also as the README configures it: the default `auto` looks for a daemon first.
+    let mut measured: Vec<(String, PathBuf, Vec<&str>)> = alone.clone();
+    for b in [&shipped, &glibc].into_iter().flatten() {
+        measured.push((
+            format!("ours {}, default (no daemon)", b.label),
+            b.path.clone(),
+            vec!["get"],
+        ));
+    }
+    let counted: Vec<_> = measured
         .iter()
         .map(|(name, path, args)| {
             let counts: Vec<Option<u64>> = envs
