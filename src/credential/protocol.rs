@@ -492,6 +492,23 @@ mod tests {
     }
 
     #[test]
+    fn the_answer_is_built_in_one_buffer_of_the_size_reserved_for_it() {
+        let password = SecretString::from("glpat-0123456789abcdefghij".to_owned());
+        for expiry in [None, Some(u64::MAX)] {
+            let response = Response {
+                username: "gitlab-ci-token",
+                password: &password,
+                password_expiry_utc: expiry,
+            };
+            let bytes = response.to_bytes();
+            // Reserved once: 80 bytes for the keys and an expiry, plus the two values. A
+            // buffer that had grown would have left a copy of the password behind.
+            assert_eq!(bytes.capacity(), 80 + "gitlab-ci-token".len() + 26);
+            assert!(bytes.starts_with(b"username=gitlab-ci-token\npassword=glpat-"));
+        }
+    }
+
+    #[test]
     fn debug_shows_the_fields_but_never_the_password() {
         let shown = format!(
             "{:?}",
