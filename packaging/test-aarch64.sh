@@ -2,7 +2,8 @@
 # Checks the aarch64 build on this x86_64 machine:
 #
 # - packaging/build-static.sh aarch64-unknown-linux-musl builds a static aarch64 binary
-#   (rust-lld links it), and packaging/build-deb.sh builds the arm64 .deb around it;
+#   (rust-lld links it), and packaging/build-deb.sh builds the arm64 .deb around it, with
+#   CARGO_TARGET_DIR set;
 # - under qemu-user (Debian's qemu-user-static), the binary prints --version, answers `get`
 #   for the served origin and is silent for another, and `status` reports the job's token
 #   without printing it;
@@ -32,6 +33,10 @@ cleanup() {
 trap cleanup EXIT
 
 step "build the aarch64 binary and the arm64 .deb"
+# In a CARGO_TARGET_DIR of its own, as CI caches set one: build-deb.sh once failed whenever
+# it was set (Can't resolve asset: target/assets/man/*.1.gz).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target/aarch64-check}"
+echo "CARGO_TARGET_DIR=$CARGO_TARGET_DIR"
 bin=$(packaging/build-static.sh aarch64-unknown-linux-musl | tail -n1)
 deb=$(packaging/build-deb.sh aarch64-unknown-linux-musl | tail -n1)
 arch=$(dpkg-deb --field "$deb" Architecture)
