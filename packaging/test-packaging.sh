@@ -11,6 +11,9 @@
 #   so do the ```yaml blocks of README.md and docs/*.md;
 # - every example job, run with the packaged binary against a local HTTPS git server that
 #   checks tokens as GitLab does, does what it is for (packaging/test-examples.py);
+# - the CI/CD Catalog component templates/git-push.yml parses as GitLab reads it, and a job
+#   that extends it pushes through the packaged binary in each GitLab Runner mode, with each
+#   input that changes what it does (packaging/test-component.py);
 # - the APKBUILD passes `sh -n`, and the RPM spec parses (rpmspec, where installed).
 #
 #   packaging/test-packaging.sh
@@ -200,6 +203,9 @@ EOF
 
 step "the example jobs, run against a local GitLab stand-in with the packaged binary"
 python3 packaging/test-examples.py "$bin"
+
+step "the CI/CD Catalog component, run in each runner mode with the packaged binary"
+python3 packaging/test-component.py "$bin"
 
 step "the Alpine and RPM recipes"
 sh -n packaging/alpine/APKBUILD
