@@ -335,6 +335,9 @@ def cases(sha256):
         ("install never, image without the helper", "flag-on", False,
          consumer("      install: never\n", CHECKOUT_SCRIPT), "job", "bash",
          "fail:is not on PATH"),
+        ("server from a variable the job does not have: configure fails the job", "flag-on",
+         True, consumer("      server: $NO_SUCH_VARIABLE\n", CHECKOUT_SCRIPT), "job", "bash",
+         "fail:configure --env failed"),
         ("install auto, no helper in the image and no binary_url", "flag-on", False,
          consumer("", CHECKOUT_SCRIPT), "job", "bash", "fail:set the inputs binary_url"),
     ]
