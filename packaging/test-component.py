@@ -13,10 +13,11 @@ Then pipelines that include it, each job run as GitLab Runner runs it: the runne
 get_sources for a runner mode (FF_GIT_URLS_WITHOUT_TOKENS off, with the token in the remote
 URL as older runners set it or in an insteadOf rule as 18.6 and later write it; on, with the
 19.2+ seed file in GIT_CONFIG_GLOBAL, the reset, the inline helper echoing CI_JOB_TOKEN and
-the user name; GIT_STRATEGY none), then the job's before_script and script in one shell and
-after_script in another, against packaging/test-examples.py's HTTPS GitLab stand-in. After
-each job it checks on the server that the tag arrived, pushed with the expected credential,
-that no token is left in any file of the job's builds directory, and that no daemon is left.
+the user name; GIT_STRATEGY none), then the job's before_script and script in one shell (bash,
+or sh, or bash -x as CI_DEBUG_TRACE would run it) and after_script in another, against
+packaging/test-examples.py's HTTPS GitLab stand-in. After each job it checks on the server
+that the tag arrived, pushed with the expected credential, that no token is left in any file
+of the job's builds directory or in its log (the trace included), and that no daemon is left.
 The install input is run too: the binary downloaded from the stand-in's package registry
 (with the job token as Basic auth, never on curl's command line), and refused when its
 SHA-256 is not the one given.
@@ -324,11 +325,11 @@ def cases(sha256):
         ("install from the release, image without the helper, flag on, in sh", "flag-on",
          False, consumer(install + "      binary_sha256: \"%s\"\n" % sha256, CHECKOUT_SCRIPT),
          "job", "sh", "push+download"),
-        ("install always, with the daemon, flag off: downloaded though the image has one",
+        ("install always, with the daemon, flag off, traced: downloaded though the image has one",
          "flag-off-url", True,
          consumer(install + "      binary_sha256: \"%s\"\n      install: always\n"
                   "      daemon: true\n" % sha256, CHECKOUT_SCRIPT),
-         "job", "bash", "push+download"),
+         "job", "bash -x", "push+download"),
         ("install with a SHA-256 the binary does not have", "flag-on", False,
          consumer(install + "      binary_sha256: \"%s\"\n" % ("0" * 64), CHECKOUT_SCRIPT),
          "job", "bash", "fail:does not have the SHA-256"),
@@ -406,13 +407,14 @@ def run_all(binary, inputs, body, top):
         before = len(ex.GitLab.log)
         script = os.path.join(top, "script.sh")
         with open(script, "w") as f:
-            f.write(("set -eo pipefail\n" if shell == "bash" else "set -e\n")
+            f.write(("set -eo pipefail\n" if shell.startswith("bash") else "set -e\n")
                     + "\n".join(job["before_script"] + job["script"]) + "\n")
-        result = subprocess.run([shell, script], cwd=project_dir, env=env, capture_output=True,
-                                text=True)
+        # "bash -x" is CI_DEBUG_TRACE: the log it makes must not show a token either.
+        result = subprocess.run(shell.split() + [script], cwd=project_dir, env=env,
+                                capture_output=True, text=True)
         with open(script, "w") as f:
             f.write("\n".join(job.get("after_script") or []) + "\n")
-        subprocess.run([shell, script], cwd=project_dir, env=env)
+        subprocess.run(shell.split() + [script], cwd=project_dir, env=env)
         output = result.stdout + result.stderr
         log = ex.GitLab.log[before:]
         pushes = [e for e in log if e[1].endswith("/git-receive-pack")]
