@@ -52,9 +52,14 @@ def accepted(user, password):
     return False
 
 
+KINDS = {JOB_TOKEN: "job", RELEASE_TOKEN: "release", MANIFESTS_TOKEN: "manifests",
+         DEPLOY_TOKEN: "deploy"}
+
+
 class GitLab(http.server.BaseHTTPRequestHandler):
     root = None
     log = None  # (method, path, user, token kind) per authenticated request
+    packages = {}  # the generic package registry: path -> file
     lock = threading.Lock()
 
     def log_message(self, *args):
@@ -72,13 +77,40 @@ class GitLab(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         return None
 
-    def handle_git(self):
+    def reply(self, status, payload=b""):
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def handle_package(self, path):
+        """The generic package registry: GET with Basic auth (as git's, any accepted token),
+        PUT with the job token in a JOB-TOKEN header, as GitLab's API takes them."""
+        if self.command == "PUT":
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
+            if self.headers.get("JOB-TOKEN", "") != JOB_TOKEN:
+                return self.reply(401)
+            with self.lock:
+                self.packages[path] = body
+                self.log.append((self.command, path, "JOB-TOKEN", "job"))
+            return self.reply(201, b'{"message":"201 Created"}')
         who = self.auth()
         if who is None:
             return
+        with self.lock:
+            self.log.append((self.command, path, who[0], KINDS[who[1]]))
+        if path not in self.packages:
+            return self.reply(404)
+        self.reply(200, self.packages[path])
+
+    def handle_git(self):
         path, _, query = self.path.partition("?")
-        kind = {JOB_TOKEN: "job", RELEASE_TOKEN: "release", MANIFESTS_TOKEN: "manifests",
-                DEPLOY_TOKEN: "deploy"}[who[1]]
+        if re.match(r"^/api/v4/projects/[^/]+/packages/generic/", path):
+            return self.handle_package(path)
+        who = self.auth()
+        if who is None:
+            return
+        kind = KINDS[who[1]]
         with self.lock:
             self.log.append((self.command, path, who[0], kind))
         body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
@@ -116,6 +148,7 @@ class GitLab(http.server.BaseHTTPRequestHandler):
 
     do_GET = handle_git
     do_POST = handle_git
+    do_PUT = handle_git
 
 
 def bare_repo(root, path, files, hook_log):
@@ -166,22 +199,97 @@ def main():
         shutil.rmtree(top, ignore_errors=True)
 
 
-def run_all(binary, examples, top):
-    root = os.path.join(top, "server")
-    hook_log = os.path.join(top, "push-options.log")
-    open(hook_log, "w").close()
+def start_gitlab(top):
+    """The HTTPS stand-in on 127.0.0.1, serving the bare repositories under top/server.
+    Returns the server, its URL and the CA certificate git and curl must trust."""
     cert, key = os.path.join(top, "cert.pem"), os.path.join(top, "key.pem")
     run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
         "-keyout", key, "-out", cert, capture_output=True)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    GitLab.root = root
+    GitLab.root = os.path.join(top, "server")
     GitLab.log = []
+    GitLab.packages = {}
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), GitLab)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = "https://127.0.0.1:%d" % server.server_address[1]
+    return server, "https://127.0.0.1:%d" % server.server_address[1], cert
+
+
+def make_image(top, binary, cert, url, name="image", helper=True):
+    """The runner image: git, the test CA, and (with helper) the helper on PATH, configured
+    system-wide for the server as the Dockerfile does it. Returns its PATH and system config."""
+    image = os.path.join(top, name)
+    os.makedirs(os.path.join(image, "bin"))
+    system_config = os.path.join(image, "gitconfig")
+    path = os.path.join(image, "bin") + ":" + os.environ["PATH"]
+    run("git", "config", "--file", system_config, "http.sslCAInfo", cert)
+    if helper:
+        os.symlink(binary, os.path.join(image, "bin", "git-credential-gitlab-ci"))
+        run(binary, "configure", "--system", capture_output=True,
+            env={"PATH": path, "GIT_CONFIG_SYSTEM": system_config, "HOME": top,
+                 "GIT_CREDENTIAL_GITLAB_CI_URL": url})
+    return image, path, system_config
+
+
+def job_env(url, sha, path, system_config, home, builds, runtime, token_file):
+    """The variables a job gets: GitLab's predefined ones and the examples' CI/CD variables."""
+    return {
+        "PATH": path, "HOME": home, "XDG_RUNTIME_DIR": runtime, "LANG": "C.UTF-8",
+        "GIT_CONFIG_SYSTEM": system_config, "GIT_TERMINAL_PROMPT": "0",
+        "CI": "true", "GITLAB_CI": "true",
+        "CI_SERVER_URL": url, "CI_SERVER_PROTOCOL": "https",
+        "CI_SERVER_HOST": "127.0.0.1", "CI_SERVER_PORT": url.rsplit(":", 1)[1],
+        "CI_SERVER_FQDN": url.split("//")[1],
+        "CI_PROJECT_PATH": "group/project", "CI_PROJECT_URL": url + "/group/project",
+        "CI_PROJECT_DIR": builds, "CI_BUILDS_DIR": builds,
+        "CI_REPOSITORY_URL": url.replace("//", "//gitlab-ci-token:%s@" % JOB_TOKEN)
+        + "/group/project.git",
+        "CI_JOB_TOKEN": JOB_TOKEN,
+        "CI_COMMIT_SHA": sha, "CI_COMMIT_SHORT_SHA": sha[:8],
+        "CI_COMMIT_BRANCH": "main", "CI_DEFAULT_BRANCH": "main",
+        "CI_COMMIT_TAG": "v1.4.2", "CI_COMMIT_MESSAGE": "Initial commit",
+        "CI_PIPELINE_IID": "42", "CI_PIPELINE_SOURCE": "schedule",
+        "CI_REGISTRY_IMAGE": "registry.example.com/group/project",
+        "RELEASE_TOKEN": RELEASE_TOKEN, "MANIFESTS_TOKEN": MANIFESTS_TOKEN,
+        "DEPLOY_TOKEN_USERNAME": DEPLOY_USER, "DEPLOY_TOKEN": DEPLOY_TOKEN,
+        "DEPLOY_TOKEN_FILE": token_file,
+    }
+
+
+def leaks(directory):
+    """Every file under directory (symlinks aside) that holds one of the tokens."""
+    found = []
+    for dirpath, _, files in os.walk(directory):
+        for fname in files:
+            full = os.path.join(dirpath, fname)
+            if os.path.islink(full):
+                continue
+            data = open(full, "rb").read()
+            if any(secret.encode() in data for secret in SECRETS):
+                found.append(full)
+    return found
+
+
+def sockets_left(runtime):
+    return any(f.endswith(".sock") for _, _, fs in os.walk(runtime) for f in fs)
+
+
+def reset_project(project, hook_log):
+    """Each job starts from the same server state: no tags, no bot branches."""
+    for ref in run("git", "-C", project, "for-each-ref", "--format=%(refname)",
+                   "refs/tags", "refs/heads/bot", capture_output=True,
+                   text=True).stdout.split():
+        run("git", "-C", project, "update-ref", "-d", ref)
+    open(hook_log, "w").close()
+
+
+def run_all(binary, examples, top):
+    root = os.path.join(top, "server")
+    hook_log = os.path.join(top, "push-options.log")
+    open(hook_log, "w").close()
+    server, url, cert = start_gitlab(top)
 
     project = bare_repo(root, "group/project", {
         "VERSION": ("1.4.2\n", 0o644),
@@ -194,11 +302,8 @@ def run_all(binary, examples, top):
     }, hook_log)
     sha = rev(project, "main")
 
-    # The runner image: git, the helper on PATH, configured system-wide for the server as
-    # the Dockerfile does it, and the test CA. kustomize is a stand-in.
-    image = os.path.join(top, "image")
-    os.makedirs(os.path.join(image, "bin"))
-    os.symlink(binary, os.path.join(image, "bin", "git-credential-gitlab-ci"))
+    # kustomize is a stand-in.
+    image, path, system_config = make_image(top, binary, cert, url)
     with open(os.path.join(image, "bin", "kustomize"), "w") as f:
         f.write('#!/bin/sh\n# stand-in: kustomize edit set image NAME=IMAGE:TAG\n'
                 '[ "$1 $2 $3" = "edit set image" ] || exit 2\n'
@@ -206,12 +311,6 @@ def run_all(binary, examples, top):
                 '"${4%%=*}" "$(echo "${4#*=}" | sed "s/:[^:]*$//")" "${4##*:}" '
                 '>> kustomization.yaml\n')
     os.chmod(os.path.join(image, "bin", "kustomize"), 0o755)
-    system_config = os.path.join(image, "gitconfig")
-    path = os.path.join(image, "bin") + ":" + os.environ["PATH"]
-    run("git", "config", "--file", system_config, "http.sslCAInfo", cert)
-    run(binary, "configure", "--system", capture_output=True,
-        env={"PATH": path, "GIT_CONFIG_SYSTEM": system_config, "HOME": top,
-             "GIT_CREDENTIAL_GITLAB_CI_URL": url})
 
     failures = []
     for example in examples:
@@ -227,35 +326,10 @@ def run_all(binary, examples, top):
             with open(token_file, "w") as f:
                 f.write(DEPLOY_TOKEN + "\n")
             os.chmod(token_file, 0o600)
-            env = {
-                "PATH": path, "HOME": home, "XDG_RUNTIME_DIR": runtime, "LANG": "C.UTF-8",
-                "GIT_CONFIG_SYSTEM": system_config, "GIT_TERMINAL_PROMPT": "0",
-                "CI": "true", "GITLAB_CI": "true",
-                "CI_SERVER_URL": url, "CI_SERVER_PROTOCOL": "https",
-                "CI_SERVER_HOST": "127.0.0.1", "CI_SERVER_PORT": url.rsplit(":", 1)[1],
-                "CI_SERVER_FQDN": url.split("//")[1],
-                "CI_PROJECT_PATH": "group/project", "CI_PROJECT_URL": url + "/group/project",
-                "CI_PROJECT_DIR": builds, "CI_BUILDS_DIR": builds,
-                "CI_REPOSITORY_URL": url.replace("//", "//gitlab-ci-token:%s@" % JOB_TOKEN)
-                + "/group/project.git",
-                "CI_JOB_TOKEN": JOB_TOKEN,
-                "CI_COMMIT_SHA": sha, "CI_COMMIT_SHORT_SHA": sha[:8],
-                "CI_COMMIT_BRANCH": "main", "CI_DEFAULT_BRANCH": "main",
-                "CI_COMMIT_TAG": "v1.4.2", "CI_COMMIT_MESSAGE": "Initial commit",
-                "CI_PIPELINE_IID": "42", "CI_PIPELINE_SOURCE": "schedule",
-                "CI_REGISTRY_IMAGE": "registry.example.com/group/project",
-                "RELEASE_TOKEN": RELEASE_TOKEN, "MANIFESTS_TOKEN": MANIFESTS_TOKEN,
-                "DEPLOY_TOKEN_USERNAME": DEPLOY_USER, "DEPLOY_TOKEN": DEPLOY_TOKEN,
-                "DEPLOY_TOKEN_FILE": token_file,
-            }
+            env = job_env(url, sha, path, system_config, home, builds, runtime, token_file)
             for key, value in (job.get("variables") or {}).items():
                 env[key] = expand(str(value), env)
-            # Each job starts from the same server state: no tags, no bot branches.
-            for ref in run("git", "-C", project, "for-each-ref", "--format=%(refname)",
-                           "refs/tags", "refs/heads/bot", capture_output=True,
-                           text=True).stdout.split():
-                run("git", "-C", project, "update-ref", "-d", ref)
-            open(hook_log, "w").close()
+            reset_project(project, hook_log)
             before = len(GitLab.log)
             script = os.path.join(top, "script.sh")
             with open(script, "w") as f:
@@ -271,17 +345,8 @@ def run_all(binary, examples, top):
             if result.returncode != 0:
                 problems.append("the script failed (exit %d)" % result.returncode)
             problems += check(name, project, deployments, pushes, hook_log)
-            for dirpath, _, files in os.walk(builds):
-                for fname in files:
-                    full = os.path.join(dirpath, fname)
-                    if os.path.islink(full):
-                        continue
-                    data = open(full, "rb").read()
-                    for secret in SECRETS:
-                        if secret.encode() in data:
-                            problems.append("a token is written in %s" % full)
-            if os.listdir(runtime) and any(
-                    f.endswith(".sock") for _, _, fs in os.walk(runtime) for f in fs):
+            problems += ["a token is written in %s" % f for f in leaks(builds)]
+            if sockets_left(runtime):
                 problems.append("a daemon socket is left behind")
             for p in problems:
                 failures.append("%s: %s: %s" % (example, name, p))

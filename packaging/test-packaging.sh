@@ -11,6 +11,13 @@
 #   so do the ```yaml blocks of README.md and docs/*.md;
 # - every example job, run with the packaged binary against a local HTTPS git server that
 #   checks tokens as GitLab does, does what it is for (packaging/test-examples.py);
+# - the CI/CD Catalog component templates/git-push.yml parses as GitLab reads it, and a job
+#   that extends it pushes through the packaged binary in each GitLab Runner mode, with each
+#   input that changes what it does (packaging/test-component.py);
+# - packaging/dist.sh names, copies and checksums the release's files (both static binaries
+#   and both .debs), and this project's .gitlab-ci.yml runs scripts that exist, with valid
+#   shell, links in its release exactly those files, and uploads them with the token off
+#   curl's command line (packaging/test-pipeline.py, against a local package registry);
 # - the APKBUILD passes `sh -n`, and the RPM spec parses (rpmspec, where installed).
 #
 #   packaging/test-packaging.sh
@@ -188,11 +195,15 @@ for path in sys.argv[1:]:
 EOF
 python3 - README.md docs/*.md <<'EOF'
 import re, sys, yaml
+# GitLab's YAML has one tag of its own: !reference [job, key].
+class GitLabLoader(yaml.SafeLoader):
+    pass
+GitLabLoader.add_constructor("!reference", lambda loader, node: loader.construct_sequence(node))
 for path in sys.argv[1:]:
     blocks = re.findall(r"^```yaml\n(.*?)^```", open(path).read(), re.M | re.S)
     for i, block in enumerate(blocks, 1):
         try:
-            yaml.safe_load(block)
+            yaml.load(block, Loader=GitLabLoader)
         except yaml.YAMLError as e:
             sys.exit(f"{path}: yaml block {i} does not parse: {e}")
     print(f"{path}: {len(blocks)} yaml blocks parse")
@@ -200,6 +211,20 @@ EOF
 
 step "the example jobs, run against a local GitLab stand-in with the packaged binary"
 python3 packaging/test-examples.py "$bin"
+
+step "the CI/CD Catalog component, run in each runner mode with the packaged binary"
+python3 packaging/test-component.py "$bin"
+
+step "the release's files, as .gitlab-ci.yml makes them (packaging/dist.sh)"
+# aarch64 too: build-static.sh cross-links it with rust-lld, and build-deb.sh packages it.
+for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+    DIST="$work/dist" packaging/dist.sh static "$target"
+    DIST="$work/dist" packaging/dist.sh deb "$target"
+done
+DIST="$work/dist" packaging/dist.sh sums
+
+step "this project's .gitlab-ci.yml, and its release steps run on those files"
+python3 packaging/test-pipeline.py "$work/dist"
 
 step "the Alpine and RPM recipes"
 sh -n packaging/alpine/APKBUILD
