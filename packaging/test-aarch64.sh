@@ -33,12 +33,21 @@ cleanup() {
 trap cleanup EXIT
 
 step "build the aarch64 binary and the arm64 .deb"
-# In a CARGO_TARGET_DIR of its own, as CI caches set one: build-deb.sh once failed whenever
-# it was set (Can't resolve asset: target/assets/man/*.1.gz).
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target/aarch64-check}"
-echo "CARGO_TARGET_DIR=$CARGO_TARGET_DIR"
 bin=$(packaging/build-static.sh aarch64-unknown-linux-musl | tail -n1)
-deb=$(packaging/build-deb.sh aarch64-unknown-linux-musl | tail -n1)
+# With CARGO_TARGET_DIR set, as CI caches set it: build-deb.sh once failed whenever it was
+# (Can't resolve asset: target/assets/man/*.1.gz). A link to the same target directory keeps
+# what is built already.
+if [ -z "${CARGO_TARGET_DIR:-}" ]; then
+    ln -s "$PWD/target" "$work/target-dir"
+    deb=$(CARGO_TARGET_DIR="$work/target-dir" packaging/build-deb.sh aarch64-unknown-linux-musl | tail -n1)
+    case "$deb" in
+        "$work/target-dir/"*) ;;
+        *) fail "with CARGO_TARGET_DIR set, build-deb.sh wrote $deb" ;;
+    esac
+    cp "$deb" "$work/" && deb="$work/$(basename "$deb")"
+else
+    deb=$(packaging/build-deb.sh aarch64-unknown-linux-musl | tail -n1)
+fi
 arch=$(dpkg-deb --field "$deb" Architecture)
 [ "$arch" = arm64 ] || fail "$deb is for $arch, not arm64"
 dpkg-deb -x "$deb" "$work/root"
