@@ -661,6 +661,43 @@ mod tests {
         }
     }
 
+    /// Fails once with `error`, then hands out `data` in one read.
+    struct FailsFirst<'a> {
+        error: Option<io::ErrorKind>,
+        data: &'a [u8],
+    }
+
+    impl ReadWithDeadline for FailsFirst<'_> {
+        fn read_before(&mut self, buf: &mut [u8], _deadline: Instant) -> io::Result<usize> {
+            if let Some(kind) = self.error.take() {
+                return Err(kind.into());
+            }
+            let n = buf.len().min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_read_interrupted_is_retried_a_deadline_is_an_error_a_broken_pipe_is_the_end() {
+        let read = |error| {
+            read_message(
+                &mut FailsFirst {
+                    error: Some(error),
+                    data: b"host=h\n",
+                },
+                READ_TIMEOUT,
+            )
+        };
+        assert_eq!(&read(io::ErrorKind::Interrupted).unwrap()[..], b"host=h\n");
+        assert_eq!(
+            read(io::ErrorKind::TimedOut).unwrap_err(),
+            Malformed::TimedOut
+        );
+        assert!(read(io::ErrorKind::BrokenPipe).unwrap().is_empty());
+    }
+
     #[test]
     fn a_message_read_in_pieces_across_the_first_buffer_is_whole() {
         let mut message = b"protocol=https\nhost=h\n".to_vec();
