@@ -126,6 +126,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_kind_survives_a_header_and_the_header_says_what_it_is() {
+        for kind in [
+            Kind::Get,
+            Kind::Erase,
+            Kind::Status,
+            Kind::Stop,
+            Kind::Answer,
+            Kind::Refuse,
+            Kind::Data,
+        ] {
+            let mut buf = Vec::new();
+            encode_into(kind, b"xy", &mut buf);
+            let header: &[u8; HEADER_LEN] = buf[..HEADER_LEN].try_into().unwrap();
+            let parsed = parse_header(header).unwrap();
+            assert_eq!(parsed, Header { kind, len: 2 });
+            assert_eq!(parsed.to_string(), format!("{kind:?} frame, 2 bytes"));
+        }
+    }
+
+    #[test]
+    fn the_payload_cap_is_a_request_from_git_and_4_kib_exactly() {
+        let header = |len: u32| {
+            let mut h = [0u8; HEADER_LEN];
+            h[..4].copy_from_slice(MAGIC);
+            h[4] = VERSION;
+            h[5] = Kind::Get as u8;
+            h[6..].copy_from_slice(&len.to_be_bytes());
+            h
+        };
+        let cap = (crate::credential::MAX_REQUEST_BYTES + 4096) as u32;
+        assert_eq!(parse_header(&header(cap)).unwrap().len, cap as usize);
+        assert_eq!(
+            parse_header(&header(cap + 1)).unwrap_err(),
+            FrameError::TooLarge(cap + 1)
+        );
+    }
+
+    #[test]
     fn frames_round_trip() {
         let mut buf = Vec::new();
         encode_into(Kind::Get, b"protocol=https\nhost=h\n", &mut buf);

@@ -298,6 +298,65 @@ mod tests {
     }
 
     #[test]
+    fn tokens_up_to_64_kib_are_tokens() {
+        // Longer than any GitLab token, but a JWT with many claims can pass 1 KiB.
+        for len in [4096, MAX_TOKEN_BYTES] {
+            assert!(Token::new("a".repeat(len)).is_ok(), "{len}");
+        }
+        assert_eq!(
+            Token::new("a".repeat(MAX_TOKEN_BYTES + 1)).unwrap_err(),
+            InvalidToken::TooLong
+        );
+    }
+
+    #[test]
+    fn a_token_is_itself_and_nothing_else_even_when_the_differences_cancel() {
+        let t = token("glpat-ab0123456789abcdefgh");
+        assert!(t.is("glpat-ab0123456789abcdefgh"));
+        // Two swapped bytes: their XORs cancel out, so only an OR of them tells.
+        assert!(!t.is("glpat-ba0123456789abcdefgh"));
+        assert!(!t.is("glpat-ab0123456789abcdefg"));
+        let same = SecretString::from("glpat-ab0123456789abcdefgh".to_owned());
+        let other = SecretString::from("glpat-ab0123456789abcdefgX".to_owned());
+        assert!(t.is_secret(&same));
+        assert!(!t.is_secret(&other));
+    }
+
+    #[test]
+    fn debug_shows_the_masked_token_only() {
+        let shown = format!("{:?}", token("glpat-ab0123456789abcdefgh"));
+        assert!(
+            shown.starts_with("Token(access token (glpat-), fingerprint "),
+            "{shown}"
+        );
+        assert!(!shown.contains("ab0123456789abcdefgh"), "{shown}");
+    }
+
+    #[test]
+    fn a_prefixed_jwt_job_token_has_the_expiry_of_its_jwt() {
+        let t = token(&format!("glcbt-{}", jwt(r#"{"exp":2000000000}"#)));
+        assert_eq!(
+            t.jwt_expiry(),
+            Some(UNIX_EPOCH + Duration::from_secs(2_000_000_000))
+        );
+    }
+
+    #[test]
+    fn a_prefix_needs_16_characters_after_it_and_a_word_no_slash() {
+        assert!(looks_like_token("glpat-0123456789abcdef"));
+        assert!(
+            !looks_like_token("glpat-0123456789abcde"),
+            "15 after the prefix"
+        );
+        assert!(!looks_like_token("glpat-short"));
+        assert!(
+            !looks_like_token("glpat-0123456789abcdef/x"),
+            "a path, not a word"
+        );
+        assert!(!looks_like_token(""));
+    }
+
+    #[test]
     fn kinds_come_from_the_prefix_even_behind_an_instance_prefix() {
         assert_eq!(token("glcbt-abc").kind(), TokenKind::JobToken);
         assert_eq!(token("glpat-abc").kind(), TokenKind::AccessToken);

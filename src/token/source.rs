@@ -222,6 +222,29 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    #[test]
+    fn held_tokens_are_equal_when_they_name_one_variable_and_hold_the_same_token() {
+        let token = Arc::new(Token::new("glpat-0123456789abcdefghij".to_owned()).unwrap());
+        let held = |variable: &str, token: Option<Arc<Token>>| HeldToken {
+            variable: variable.into(),
+            token,
+        };
+        assert_eq!(
+            held("A", Some(token.clone())),
+            held("A", Some(token.clone()))
+        );
+        assert_eq!(held("A", None), held("A", None));
+        assert_ne!(
+            held("A", Some(token.clone())),
+            held("B", Some(token.clone()))
+        );
+        assert_ne!(held("A", Some(token.clone())), held("A", None));
+        assert_ne!(held("A", None), held("A", Some(token.clone())));
+        // The same value read twice is two tokens: identity, not contents.
+        let again = Arc::new(Token::new("glpat-0123456789abcdefghij".to_owned()).unwrap());
+        assert_ne!(held("A", Some(token)), held("A", Some(again)));
+    }
+
     fn file_with(contents: &[u8]) -> tempfile::NamedTempFile {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(contents).unwrap();
