@@ -107,6 +107,8 @@ pub fn encode(settings: &Settings, credentials: &[Credential]) -> Zeroizing<Vec<
                             }),
                         }),
                         TokenSource::File(path) => Some(WireSource::File { path: path.clone() }),
+                        // The daemon runs no token command yet: its environment is empty.
+                        TokenSource::Command(_) => None,
                         // Callers hold every environment source first; an unheld one would
                         // have nothing to read in the daemon's empty environment.
                         TokenSource::Env(_) => None,

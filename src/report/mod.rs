@@ -342,12 +342,17 @@ fn credential_report(
             fix_for_missing_token(&c.sources),
         )),
     }
+    if let Some(name) = token.and_then(|t| t.issued_username()) {
+        lines.push(Line::ok(format!(
+            "the token command printed the username {name}: git is answered with it"
+        )));
+    }
     if let Some(t) = token {
-        if t.kind() == TokenKind::JobToken && c.username != DEFAULT_USERNAME {
+        let username = t.issued_username().unwrap_or(&c.username);
+        if t.kind() == TokenKind::JobToken && username != DEFAULT_USERNAME {
             lines.push(Line::problem(
                 format!(
-                    "a CI/CD job token must be sent with the username {DEFAULT_USERNAME}, not {}",
-                    c.username
+                    "a CI/CD job token must be sent with the username {DEFAULT_USERNAME}, not {username}"
                 ),
                 format!("remove --username, or set it to {DEFAULT_USERNAME}"),
             ));
@@ -409,7 +414,8 @@ fn token_shaped_source(n: usize, source: &TokenSource) -> Option<Line> {
             path.components()
                 .any(|c| looks_like_token(&c.as_os_str().to_string_lossy())),
         ),
-        TokenSource::Held(_) => return None,
+        // A held token has no name left to check; a token command is checked by redaction.
+        _ => return None,
     };
     looks.then(|| {
         Line::problem(

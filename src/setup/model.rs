@@ -212,6 +212,9 @@ pub fn helper_options(
             }
             TokenSource::Env(name) => options.extend(["--token-env".to_owned(), name.clone()]),
             TokenSource::File(p) => options.extend(["--token-file".to_owned(), path(p)?]),
+            TokenSource::Command(c) => {
+                options.extend(["--token-command".to_owned(), c.command.clone()])
+            }
             TokenSource::Held(_) => {}
         }
     }

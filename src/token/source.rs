@@ -1,12 +1,14 @@
-//! Where tokens come from: environment variables and files, tried in order.
+//! Where tokens come from: environment variables, files and commands, tried in order.
 //!
 //! Files are read fresh on every request, so a token file replaced on disk (an atomic rename,
-//! or Kubernetes' `..data` symlink swap) is served from the next request on.
+//! or Kubernetes' `..data` symlink swap) is served from the next request on. Commands are
+//! run on every request, except in the daemon, which keeps their tokens ([`super::command`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::command::{CommandError, CommandSource};
 use super::secret::{InvalidToken, Token, MAX_TOKEN_BYTES};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +18,8 @@ pub enum TokenSource {
     /// An environment variable the daemon read once at start; the variable itself is gone
     /// from the daemon's environment.
     Held(HeldToken),
+    /// A command that prints a token (`--token-command`).
+    Command(CommandSource),
 }
 
 /// A token captured from `variable` when the daemon started (`None`: it was not set).
@@ -48,6 +52,7 @@ impl fmt::Display for TokenSource {
                 "environment variable {}, held in the daemon's memory since it started",
                 held.variable
             ),
+            TokenSource::Command(c) => write!(f, "command {}", c.command),
         }
     }
 }
@@ -68,6 +73,10 @@ impl serde::Serialize for TokenSource {
             TokenSource::Held(held) => {
                 map.serialize_entry("type", "held")?;
                 map.serialize_entry("name", &held.variable)?;
+            }
+            TokenSource::Command(c) => {
+                map.serialize_entry("type", "command")?;
+                map.serialize_entry("command", &c.command)?;
             }
         }
         map.end()
@@ -91,6 +100,8 @@ pub enum Unavailable {
     Unreadable(String),
     #[error("does not hold a usable token: {0}")]
     Invalid(InvalidToken),
+    #[error("{0}")]
+    Command(CommandError),
 }
 
 impl TokenSource {
@@ -99,6 +110,7 @@ impl TokenSource {
             TokenSource::Env(name) => read_env(name).map(Arc::new),
             TokenSource::File(path) => read_file(path).map(Arc::new),
             TokenSource::Held(held) => held.token.clone().ok_or(Unavailable::UnsetAtStart),
+            TokenSource::Command(c) => c.read().map_err(Unavailable::Command),
         }
     }
 

@@ -1,0 +1,407 @@
+//! A token source that runs a command: `/bin/sh -c CMD`, as git runs a `!` helper.
+//!
+//! The command gets no input (stdin is `/dev/null`) and the helper's environment. It runs in its own process group, and the
+//! whole group is killed (SIGKILL) at the deadline. Its stdout is read into a buffer sized
+//! once at [`MAX_OUTPUT_BYTES`] (plus one byte, to tell a longer output), its stderr into
+//! one of [`MAX_STDERR_BYTES`], kept only for a short excerpt in `status`.
+//!
+//! What it prints is one of:
+//!
+//! - the token alone, on one line (one trailing LF or CRLF is trimmed);
+//! - git credential lines: `password=` is required, `username=` and `password_expiry_utc=`
+//!   (Unix seconds) are used, any other key is ignored, so another credential helper's
+//!   `get` output (`glab auth git-credential get`) is a source as it is.
+//!
+//! The output is read as credential lines when one of its lines starts with `password=`.
+//! Anything else, such as several non-empty lines, is not a token, and the source is
+//! unusable, as it is when the command fails, is killed at the deadline, or prints more
+//! than the cap.
+//!
+//! The helper runs the command on each request.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use super::secret::{InvalidToken, Issued, Token, MAX_TOKEN_BYTES};
+use super::spawn::{self, End};
+
+/// How long a command may run when the configuration does not say.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the daemon keeps a token of no known expiry when the configuration does not say.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
+/// The most a command may print on stdout: the largest token, and room for credential lines.
+pub const MAX_OUTPUT_BYTES: usize = MAX_TOKEN_BYTES;
+/// The most of its stderr that is kept, for the excerpt `status` shows.
+pub const MAX_STDERR_BYTES: usize = 4096;
+/// How many characters of stderr `status` shows.
+const EXCERPT_CHARS: usize = 200;
+
+/// A command that prints a token.
+#[derive(Clone)]
+pub struct CommandSource {
+    /// The shell command line, from trusted configuration only. Not a secret, but shown only
+    /// through the redaction `status` applies to all it prints.
+    pub command: String,
+    /// The deadline, from the start of the command.
+    pub timeout: Duration,
+    /// How long the daemon keeps a token whose expiry is not known.
+    pub ttl: Duration,
+}
+
+impl fmt::Debug for CommandSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommandSource")
+            .field("command", &self.command)
+            .field("timeout", &self.timeout)
+            .field("ttl", &self.ttl)
+            .finish()
+    }
+}
+
+impl PartialEq for CommandSource {
+    fn eq(&self, other: &Self) -> bool {
+        self.command == other.command && self.timeout == other.timeout && self.ttl == other.ttl
+    }
+}
+
+impl Eq for CommandSource {}
+
+impl CommandSource {
+    pub fn new(command: String) -> CommandSource {
+        CommandSource {
+            command,
+            timeout: DEFAULT_TIMEOUT,
+            ttl: DEFAULT_TTL,
+        }
+    }
+
+    /// A token from a run of the command.
+    pub fn read(&self) -> Result<Arc<Token>, CommandError> {
+        run(&self.command, self.timeout).map(Arc::new)
+    }
+}
+
+/// Why a command source gave no token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// The command ran and gave no token; `stderr` is a masked excerpt of its stderr.
+    #[error("{failure}{}", if stderr.is_empty() { String::new() } else { format!("; its stderr began: \"{stderr}\"") })]
+    Failed {
+        failure: CommandFailure,
+        stderr: String,
+    },
+}
+
+/// Why a command gave no token, in words: how it ended, or what is wrong with its output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandFailure {
+    /// It could not be started (`/bin/sh` missing, a NUL in the command, no pipes left).
+    Unstartable(String),
+    /// It exited with a non-zero status.
+    Exited(i32),
+    /// It was killed by a signal, not by us.
+    Signalled(i32),
+    /// It was still running at the deadline, and killed with its process group.
+    TimedOut(Duration),
+    /// It printed more than [`MAX_OUTPUT_BYTES`].
+    TooMuchOutput,
+    /// It exited with 0 but printed no token; what is wrong with its output.
+    NoToken(&'static str),
+    /// It printed a password that is not a token.
+    Invalid(InvalidToken),
+}
+
+impl fmt::Display for CommandFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandFailure::Unstartable(why) => write!(f, "could not be started: {why}"),
+            CommandFailure::Exited(code) => write!(f, "exited with status {code}"),
+            CommandFailure::Signalled(sig) => write!(f, "was killed by signal {sig}"),
+            CommandFailure::TimedOut(after) => write!(
+                f,
+                "was killed after {} (its deadline, token_command_timeout)",
+                humantime::format_duration(*after)
+            ),
+            CommandFailure::TooMuchOutput => {
+                write!(f, "printed more than {MAX_OUTPUT_BYTES} bytes")
+            }
+            CommandFailure::NoToken(why) => write!(f, "printed no token: {why}"),
+            CommandFailure::Invalid(why) => {
+                write!(f, "printed a password that is not a token: {why}")
+            }
+        }
+    }
+}
+
+/// Runs `command` once and reads its token.
+fn run(command: &str, timeout: Duration) -> Result<Token, CommandError> {
+    let fail = |failure: CommandFailure, stderr: &[u8]| CommandError::Failed {
+        failure,
+        stderr: excerpt(stderr),
+    };
+    let ran = spawn::run(command, None, timeout, MAX_OUTPUT_BYTES, MAX_STDERR_BYTES)
+        .map_err(|e| fail(CommandFailure::Unstartable(e), b""))?;
+    let ended = match ran.end {
+        End::Exited(0) if ran.overflow => Err(CommandFailure::TooMuchOutput),
+        End::Exited(0) => Ok(()),
+        End::Exited(code) => Err(CommandFailure::Exited(code)),
+        End::Signalled(sig) => Err(CommandFailure::Signalled(sig)),
+        End::TimedOut => Err(CommandFailure::TimedOut(timeout)),
+        End::Lost => Err(CommandFailure::Unstartable(
+            "its exit status could not be read".into(),
+        )),
+    };
+    ended
+        .and_then(|()| parse_output(&ran.stdout))
+        .map_err(|e| fail(e, &ran.stderr))
+}
+
+/// A command's stdout read as a token (see the module comment).
+pub fn parse_output(out: &[u8]) -> Result<Token, CommandFailure> {
+    let text =
+        std::str::from_utf8(out).map_err(|_| CommandFailure::NoToken("its output is not UTF-8"))?;
+    let credential_lines = text.split('\n').any(|l| l.starts_with("password="));
+    if !credential_lines {
+        let line = text
+            .strip_suffix("\r\n")
+            .or_else(|| text.strip_suffix('\n'))
+            .unwrap_or(text);
+        if line.is_empty() {
+            return Err(CommandFailure::NoToken("its output is empty"));
+        }
+        if line.contains('\n') {
+            return Err(CommandFailure::NoToken(
+                "it printed several lines; print the token alone on one line, or credential lines with password=",
+            ));
+        }
+        return token(line, Issued::default());
+    }
+    let mut password = None;
+    let mut issued = Issued::default();
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            // A blank line ends a credential message, as git reads one.
+            break;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(CommandFailure::NoToken(
+                "a line of its credential output has no '='",
+            ));
+        };
+        match key {
+            "password" => password = Some(value),
+            "username" => {
+                if value.is_empty() || value.chars().any(char::is_control) {
+                    return Err(CommandFailure::NoToken(
+                        "its username= is empty or holds a control character",
+                    ));
+                }
+                issued.username = Some(value.to_owned());
+            }
+            "password_expiry_utc" => {
+                let secs = value.parse::<u64>().ok().filter(|s| *s < 400_000_000_000);
+                let Some(secs) = secs else {
+                    return Err(CommandFailure::NoToken(
+                        "its password_expiry_utc= is not a number of seconds since 1970",
+                    ));
+                };
+                issued.expiry = Some(UNIX_EPOCH + Duration::from_secs(secs));
+            }
+            _ => {}
+        }
+    }
+    match password {
+        Some(p) => token(p, issued),
+        None => Err(CommandFailure::NoToken(
+            "its credential lines end before password=",
+        )),
+    }
+}
+
+fn token(value: &str, issued: Issued) -> Result<Token, CommandFailure> {
+    let mut copy = String::with_capacity(value.len());
+    copy.push_str(value);
+    Token::new(copy)
+        .map(|t| t.with_issued(issued))
+        .map_err(|e| match e {
+            InvalidToken::Empty | InvalidToken::Whitespace => {
+                CommandFailure::NoToken("its password is empty")
+            }
+            other => CommandFailure::Invalid(other),
+        })
+}
+
+/// The start of a command's stderr, on one line, for `status`: control characters become
+/// spaces and every long word (20 or more characters a secret could be made of) is masked,
+/// since a failing command may have printed a secret (`set -x`, a server's error). `status`
+/// redacts all it prints on top of this.
+pub fn excerpt(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let mut out = String::new();
+    let mut word = String::new();
+    let secret_char = |c: char| c.is_ascii_alphanumeric() || "-_.+/=:~%".contains(c);
+    let flush = |word: &mut String, out: &mut String| {
+        if word.chars().count() >= 20 {
+            out.push_str("<long word>");
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.trim().chars() {
+        if secret_char(c) {
+            word.push(c);
+            continue;
+        }
+        flush(&mut word, &mut out);
+        let c = if c.is_control() { ' ' } else { c };
+        if !(c == ' ' && out.ends_with(' ')) {
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    let mut out = out.trim().to_owned();
+    if out.chars().count() > EXCERPT_CHARS {
+        out = out.chars().take(EXCERPT_CHARS).collect();
+        out.push_str("...");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+    use std::time::Instant;
+
+    fn fingerprint(s: &str) -> String {
+        Token::new(s.to_owned()).unwrap().fingerprint()
+    }
+
+    #[test]
+    fn the_token_alone_on_one_line() {
+        for out in [&b"glpat-abc\n"[..], b"glpat-abc\r\n", b"glpat-abc"] {
+            let t = parse_output(out).unwrap();
+            assert_eq!(t.fingerprint(), fingerprint("glpat-abc"));
+            assert_eq!(t.issued_username(), None);
+        }
+        assert_eq!(
+            parse_output(b"").unwrap_err(),
+            CommandFailure::NoToken("its output is empty")
+        );
+        assert!(matches!(
+            parse_output(b"\n").unwrap_err(),
+            CommandFailure::NoToken(_)
+        ));
+        assert!(matches!(
+            parse_output(b"glpat-abc\nsecond line\n").unwrap_err(),
+            CommandFailure::NoToken(_)
+        ));
+        assert!(matches!(
+            parse_output(b"glpat-abc\n\n").unwrap_err(),
+            CommandFailure::NoToken(_)
+        ));
+        assert_eq!(
+            parse_output(b"glpat abc\n").unwrap_err(),
+            CommandFailure::Invalid(InvalidToken::ControlOrSpace)
+        );
+        assert!(parse_output(b"\xff\xfe\n").is_err());
+    }
+
+    #[test]
+    fn credential_lines_give_password_username_and_expiry() {
+        let t = parse_output(
+            b"protocol=https\nhost=gitlab.example.com\nusername=deployer\npassword=glpat-xyz\npassword_expiry_utc=1900000000\nwwwauth[]=Basic\n",
+        )
+        .unwrap();
+        assert_eq!(t.fingerprint(), fingerprint("glpat-xyz"));
+        assert_eq!(t.issued_username(), Some("deployer"));
+        assert_eq!(
+            t.issued_expiry(),
+            Some(UNIX_EPOCH + Duration::from_secs(1_900_000_000))
+        );
+        let crlf = parse_output(b"password=glpat-xyz\r\nusername=u\r\n").unwrap();
+        assert_eq!(crlf.fingerprint(), fingerprint("glpat-xyz"));
+        assert_eq!(crlf.issued_username(), Some("u"));
+        // Lines after a blank line are not part of the message.
+        let t = parse_output(b"password=glpat-xyz\n\nusername=late\n").unwrap();
+        assert_eq!(t.issued_username(), None);
+        for bad in [
+            &b"username=u\n\npassword=glpat-xyz\n"[..],
+            b"password=glpat-xyz\ngarbage\n",
+            b"password=glpat-xyz\npassword_expiry_utc=soon\n",
+            b"password=\n",
+            b"password=glpat-xyz\nusername=\n",
+        ] {
+            assert!(
+                parse_output(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn the_expiry_is_the_earliest_the_token_tells() {
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let jwt = format!(
+            "{}.{}.c2ln",
+            b64(r#"{"alg":"RS256"}"#),
+            b64(r#"{"exp":1900000000}"#)
+        );
+        let later =
+            parse_output(format!("password={jwt}\npassword_expiry_utc=1900000100\n").as_bytes())
+                .unwrap();
+        assert_eq!(
+            later.own_expiry(),
+            Some(UNIX_EPOCH + Duration::from_secs(1_900_000_000))
+        );
+        let earlier =
+            parse_output(format!("password={jwt}\npassword_expiry_utc=1899999999\n").as_bytes())
+                .unwrap();
+        assert_eq!(
+            earlier.own_expiry(),
+            Some(UNIX_EPOCH + Duration::from_secs(1_899_999_999))
+        );
+    }
+
+    #[test]
+    fn the_stderr_excerpt_is_one_short_line_without_long_words() {
+        let e =
+            excerpt(b"error: vault said\n  permission denied for hvs.CAESIJ1234567890abcdefghij\n");
+        assert_eq!(e, "error: vault said permission denied for <long word>");
+        let long = excerpt("word ".repeat(100).as_bytes());
+        assert!(long.chars().count() <= EXCERPT_CHARS + 3, "{long}");
+        assert!(long.ends_with("..."));
+        assert_eq!(excerpt(b"\x1b[31mred\x1b[0m"), "[31mred [0m");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn runs_report_how_the_command_ended() {
+        let t = Duration::from_secs(5);
+        let ok = run("printf 'glpat-from-sh\\n'", t).unwrap();
+        assert_eq!(ok.fingerprint(), fingerprint("glpat-from-sh"));
+        let CommandError::Failed { failure, stderr } = run("echo oops >&2; exit 3", t).unwrap_err();
+        assert_eq!(failure, CommandFailure::Exited(3));
+        assert_eq!(stderr, "oops");
+        let started = Instant::now();
+        let CommandError::Failed { failure, .. } =
+            run("sleep 30", Duration::from_millis(300)).unwrap_err();
+        assert_eq!(
+            failure,
+            CommandFailure::TimedOut(Duration::from_millis(300))
+        );
+        assert!(started.elapsed() < Duration::from_secs(3));
+        let CommandError::Failed { failure, .. } =
+            run("head -c 70000 /dev/zero | tr '\\0' a", t).unwrap_err();
+        assert_eq!(failure, CommandFailure::TooMuchOutput);
+        // A background process that keeps the pipe open does not hold the answer up.
+        let started = Instant::now();
+        let ok = run("sleep 30 & echo glpat-early", t).unwrap();
+        assert_eq!(ok.fingerprint(), fingerprint("glpat-early"));
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+}
