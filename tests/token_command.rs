@@ -1,12 +1,14 @@
 //! `--token-command`, through the real binary with real scripts: the token alone, credential
 //! lines with a username and an expiry, a JWT; a command that fails, hangs or prints garbage
-//! leaves the source unusable and git unanswered, in silence; `status` says what the command
+//! leaves the source unusable and git unanswered, in silence; the daemon runs the command
+//! once per token and again after its expiry or a 401 erase; `status` says what the command
 //! did without a secret; and a clone and a push through the TLS server with a minted token.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::support::daemon::{daemon_state, socket_dir, DaemonBuilder, ENV_SOCKET};
 use crate::support::helper::{
     assert_nowhere_under, run_helper, token_forms, Run, TOKEN, TOKEN_EXPIRY,
 };
@@ -328,6 +330,142 @@ fn status_names_the_command_and_why_it_gave_no_token_without_a_secret() {
         );
         assert!(all.contains("access token (glpat-), fingerprint"), "{all}");
     }
+}
+
+/// The daemon's command: appends to `$MINT_COUNT`, then prints a token numbered by the run,
+/// valid for `$MINT_LIFETIME` seconds when that is set, else with no expiry.
+fn counting_script(dir: &Path) -> PathBuf {
+    script(
+        dir,
+        "count-and-mint",
+        "echo run >> \"$MINT_COUNT\"\n\
+         n=$(wc -l < \"$MINT_COUNT\" | tr -d ' ')\n\
+         printf 'password=glpat-MintedByTheCommandRun%s\\n' \"$n\"\n\
+         if [ -n \"$MINT_LIFETIME\" ]; then\n\
+           printf 'password_expiry_utc=%s\\n' $(( $(date +%s) + MINT_LIFETIME ))\n\
+         fi\n",
+    )
+}
+
+fn runs(count: &Path) -> usize {
+    std::fs::read_to_string(count)
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+fn password(out: &Run) -> String {
+    let stdout = out.stdout_str();
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("password=").map(str::to_owned))
+        .unwrap_or_else(|| panic!("no password: {}", out.output_str()))
+}
+
+fn command_daemon(socket: &Path, script: &Path, count: &Path) -> DaemonBuilder {
+    DaemonBuilder::new(socket)
+        .arg("--url")
+        .arg(SERVED)
+        .arg("--token-command")
+        .arg(script)
+        .env("PATH", path_var().1)
+        // Only in the environment `daemon` starts with: the command still sees it.
+        .env("MINT_COUNT", count.display().to_string())
+}
+
+#[test]
+fn the_daemon_runs_the_command_once_and_again_after_a_401_erase() {
+    let dir = tempfile::tempdir().unwrap();
+    let count = dir.path().join("count");
+    let mint = counting_script(dir.path());
+    let sockets = socket_dir();
+    let socket = sockets.path().join("d.sock");
+    let daemon = command_daemon(&socket, &mint, &count)
+        .env("MINT_LIFETIME", "3600")
+        .detach();
+    assert_eq!(
+        runs(&count),
+        0,
+        "the daemon runs the command on the first request"
+    );
+
+    let first = daemon.get(HOST);
+    let token = password(&first);
+    assert_eq!(token, "glpat-MintedByTheCommandRun1");
+    assert!(
+        first.stdout_str().contains("password_expiry_utc="),
+        "{}",
+        first.stdout_str()
+    );
+    for _ in 0..19 {
+        assert_eq!(password(&daemon.get(HOST)), token);
+    }
+    assert_eq!(
+        runs(&count),
+        1,
+        "20 requests within the expiry run the command once"
+    );
+
+    let state = daemon_state(&socket).unwrap();
+    let shown = state.to_string();
+    assert!(
+        !shown.contains(&token) && !shown.contains("MintedBy"),
+        "{shown}"
+    );
+    assert!(
+        state["credentials"][0]["token"]
+            .as_str()
+            .unwrap()
+            .contains("access token (glpat-)"),
+        "{shown}"
+    );
+
+    // git's erase after a 401 carries the token that failed: the daemon drops it.
+    let erase = run_helper(
+        &["erase"],
+        format!("protocol=https\nhost={HOST}\nusername=gitlab-ci-token\npassword={token}\n")
+            .as_bytes(),
+        &[(ENV_SOCKET, socket.display().to_string())],
+    );
+    assert!(erase.success(), "{}", erase.output_str());
+    let state = daemon_state(&socket).unwrap();
+    assert!(state["credentials"][0]["token"].is_null(), "{state}");
+    let again = daemon.get(HOST);
+    assert_eq!(password(&again), "glpat-MintedByTheCommandRun2");
+    assert_eq!(runs(&count), 2);
+}
+
+#[test]
+fn the_daemon_runs_the_command_again_once_its_token_nears_expiry_or_its_ttl_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let count = dir.path().join("count");
+    let mint = counting_script(dir.path());
+    let sockets = socket_dir();
+
+    // Valid for 4 s: kept for half of what is left of it, about 2 s.
+    let socket = sockets.path().join("short.sock");
+    let daemon = command_daemon(&socket, &mint, &count)
+        .env("MINT_LIFETIME", "4")
+        .detach();
+    for _ in 0..3 {
+        assert_eq!(password(&daemon.get(HOST)), "glpat-MintedByTheCommandRun1");
+    }
+    std::thread::sleep(Duration::from_millis(2300));
+    assert_eq!(password(&daemon.get(HOST)), "glpat-MintedByTheCommandRun2");
+    drop(daemon);
+
+    // No expiry: kept for the TTL.
+    std::fs::remove_file(&count).unwrap();
+    let socket = sockets.path().join("ttl.sock");
+    let daemon = command_daemon(&socket, &mint, &count)
+        .env("GIT_CREDENTIAL_GITLAB_CI_TOKEN_COMMAND_TTL", "1s")
+        .detach();
+    for _ in 0..3 {
+        assert_eq!(password(&daemon.get(HOST)), "glpat-MintedByTheCommandRun1");
+    }
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(password(&daemon.get(HOST)), "glpat-MintedByTheCommandRun2");
+    assert_eq!(runs(&count), 2);
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! A token source that runs a command: `/bin/sh -c CMD`, as git runs a `!` helper.
 //!
-//! The command gets no input (stdin is `/dev/null`) and the helper's environment. It runs in its own process group, and the
+//! The command gets no input (stdin is `/dev/null`) and the environment of the process that
+//! runs it: the helper's own, or, in the daemon, the environment `daemon` was started with,
+//! handed over in memory that is zeroed on drop. It runs in its own process group, and the
 //! whole group is killed (SIGKILL) at the deadline. Its stdout is read into a buffer sized
 //! once at [`MAX_OUTPUT_BYTES`] (plus one byte, to tell a longer output), its stderr into
 //! one of [`MAX_STDERR_BYTES`], kept only for a short excerpt in `status`.
@@ -17,11 +19,16 @@
 //! unusable, as it is when the command fails, is killed at the deadline, or prints more
 //! than the cap.
 //!
-//! The helper runs the command on each request.
+//! The standalone helper runs the command on each request. In the daemon a source is
+//! [`CommandSource::in_daemon`]: the token is kept until shortly before its expiry (what the
+//! command printed, or a JWT's `exp`), else for the TTL, and dropped when git erases it
+//! after a 401, so that the next request runs the command again.
 
 use std::fmt;
-use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use zeroize::Zeroizing;
 
 use super::secret::{InvalidToken, Issued, Token, MAX_TOKEN_BYTES};
 use super::spawn::{self, End};
@@ -36,6 +43,9 @@ pub const MAX_OUTPUT_BYTES: usize = MAX_TOKEN_BYTES;
 pub const MAX_STDERR_BYTES: usize = 4096;
 /// How many characters of stderr `status` shows.
 const EXCERPT_CHARS: usize = 200;
+/// The daemon stops serving a token this long before its expiry (or at half its remaining
+/// life, when that is shorter), so that git never gets one in its last seconds.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(30);
 
 /// A command that prints a token.
 #[derive(Clone)]
@@ -47,6 +57,21 @@ pub struct CommandSource {
     pub timeout: Duration,
     /// How long the daemon keeps a token whose expiry is not known.
     pub ttl: Duration,
+    /// Set in the daemon only: the environment to run with, the cached token, the last result.
+    held: Option<Arc<Held>>,
+}
+
+struct Held {
+    env: Arc<CommandEnv>,
+    state: Mutex<HeldState>,
+}
+
+#[derive(Default)]
+struct HeldState {
+    cached: Option<(Arc<Token>, Instant)>,
+    /// Why the last run gave no token, until a run gives one.
+    failed: Option<CommandError>,
+    runs: u64,
 }
 
 impl fmt::Debug for CommandSource {
@@ -55,6 +80,7 @@ impl fmt::Debug for CommandSource {
             .field("command", &self.command)
             .field("timeout", &self.timeout)
             .field("ttl", &self.ttl)
+            .field("in_daemon", &self.held.is_some())
             .finish()
     }
 }
@@ -73,13 +99,168 @@ impl CommandSource {
             command,
             timeout: DEFAULT_TIMEOUT,
             ttl: DEFAULT_TTL,
+            held: None,
         }
     }
 
-    /// A token from a run of the command.
-    pub fn read(&self) -> Result<Arc<Token>, CommandError> {
-        run(&self.command, self.timeout).map(Arc::new)
+    /// For the daemon: runs with `env`, and keeps what it printed (see the module comment).
+    pub fn in_daemon(&self, env: Arc<CommandEnv>) -> CommandSource {
+        CommandSource {
+            held: Some(Arc::new(Held {
+                env,
+                state: Mutex::new(HeldState::default()),
+            })),
+            ..self.clone()
+        }
     }
+
+    /// A token: the daemon's cached one while it is fresh, else from a run of the command.
+    pub fn read(&self) -> Result<Arc<Token>, CommandError> {
+        let Some(held) = &self.held else {
+            return run(&self.command, None, self.timeout).map(Arc::new);
+        };
+        // Held across the run: concurrent requests wait for one run instead of starting many.
+        let mut state = held.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((token, until)) = &state.cached {
+            if Instant::now() < *until {
+                return Ok(Arc::clone(token));
+            }
+        }
+        state.cached = None;
+        state.runs += 1;
+        match run(&self.command, Some(&held.env), self.timeout) {
+            Ok(token) => {
+                let token = Arc::new(token);
+                let keep = keep_for(&token, self.ttl, SystemTime::now());
+                state.cached = Some((Arc::clone(&token), Instant::now() + keep));
+                state.failed = None;
+                Ok(token)
+            }
+            Err(why) => {
+                state.failed = Some(why.clone());
+                Err(why)
+            }
+        }
+    }
+
+    /// What the daemon holds now, without running anything (for `status` and `erase`).
+    pub fn current(&self) -> Result<Arc<Token>, CommandError> {
+        let Some(held) = &self.held else {
+            return self.read();
+        };
+        let state = held.state.lock().unwrap_or_else(|e| e.into_inner());
+        match (&state.cached, &state.failed) {
+            (Some((token, until)), _) if Instant::now() < *until => Ok(Arc::clone(token)),
+            (_, Some(why)) => Err(why.clone()),
+            _ => Err(CommandError::NotRunYet { runs: state.runs }),
+        }
+    }
+
+    /// Drops the cached token if it is the one with `fingerprint` (git erased it after a
+    /// 401), so that the next request runs the command again. Whether it was.
+    pub fn forget(&self, fingerprint: &str) -> bool {
+        let Some(held) = &self.held else {
+            return false;
+        };
+        let mut state = held.state.lock().unwrap_or_else(|e| e.into_inner());
+        let ours = state
+            .cached
+            .as_ref()
+            .is_some_and(|(t, _)| t.fingerprint() == fingerprint);
+        if ours {
+            state.cached = None;
+        }
+        ours
+    }
+
+    /// How many times the daemon ran the command (0 outside the daemon).
+    pub fn runs(&self) -> u64 {
+        self.held.as_ref().map_or(0, |h| {
+            h.state.lock().unwrap_or_else(|e| e.into_inner()).runs
+        })
+    }
+
+    pub(crate) fn env(&self) -> Option<&Arc<CommandEnv>> {
+        self.held.as_ref().map(|h| &h.env)
+    }
+}
+
+/// How long the daemon keeps `token`: until [`REFRESH_MARGIN`] before its own expiry (or
+/// half of what is left of its life, if that is shorter), else for `ttl`.
+pub fn keep_for(token: &Token, ttl: Duration, now: SystemTime) -> Duration {
+    match token.own_expiry() {
+        Some(at) => {
+            let left = at.duration_since(now).unwrap_or_default();
+            left - REFRESH_MARGIN.min(left / 2)
+        }
+        None => ttl,
+    }
+}
+
+/// The environment a daemon's commands run with: `NAME=VALUE\0` entries in one buffer,
+/// sized once and zeroed on drop, since it holds the job's secrets (`CI_JOB_TOKEN`, the
+/// `id_tokens`).
+pub struct CommandEnv {
+    block: Zeroizing<Vec<u8>>,
+}
+
+impl CommandEnv {
+    /// This process's environment, for the daemon it starts.
+    pub fn capture() -> CommandEnv {
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let vars: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os().collect();
+            let len = vars
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 2)
+                .sum::<usize>();
+            let mut block = Zeroizing::new(Vec::with_capacity(len));
+            for (mut k, mut v) in vars {
+                block.extend_from_slice(k.as_bytes());
+                block.push(b'=');
+                block.extend_from_slice(v.as_bytes());
+                block.push(0);
+                wipe(&mut k);
+                wipe(&mut v);
+            }
+            CommandEnv { block }
+        }
+        #[cfg(not(unix))]
+        {
+            CommandEnv {
+                block: Zeroizing::new(Vec::new()),
+            }
+        }
+    }
+
+    /// The handed-over form: `NAME=VALUE\0` entries back to back.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.block
+    }
+
+    /// From the handed-over form; `None` if it is not `NAME=VALUE\0` entries. The bytes are
+    /// copied into a buffer of their exact size.
+    pub fn from_bytes(bytes: &[u8]) -> Option<CommandEnv> {
+        let well_formed = bytes.is_empty()
+            || (bytes.ends_with(&[0])
+                && bytes[..bytes.len() - 1]
+                    .split(|&b| b == 0)
+                    .all(|entry| entry.iter().position(|&b| b == b'=').is_some_and(|i| i > 0)));
+        if !well_formed {
+            return None;
+        }
+        let mut block = Zeroizing::new(Vec::with_capacity(bytes.len()));
+        block.extend_from_slice(bytes);
+        Some(CommandEnv { block })
+    }
+}
+
+#[cfg(unix)]
+fn wipe(s: &mut std::ffi::OsString) {
+    use std::os::unix::ffi::OsStringExt;
+    use zeroize::Zeroize;
+    std::mem::take(s).into_vec().zeroize();
 }
 
 /// Why a command source gave no token.
@@ -91,6 +272,9 @@ pub enum CommandError {
         failure: CommandFailure,
         stderr: String,
     },
+    /// The daemon holds no token from this command now, and runs it on the next request.
+    #[error("{}", if *runs == 0 { "not run yet: the daemon runs it on the first request".to_owned() } else { format!("its last token expired or was rejected: the next request runs it again (ran {runs} times so far)") })]
+    NotRunYet { runs: u64 },
 }
 
 /// Why a command gave no token, in words: how it ended, or what is wrong with its output.
@@ -134,14 +318,20 @@ impl fmt::Display for CommandFailure {
     }
 }
 
-/// Runs `command` once and reads its token.
-fn run(command: &str, timeout: Duration) -> Result<Token, CommandError> {
+/// Runs `command` once and reads its token, with `env` (else this process's environment).
+fn run(command: &str, env: Option<&CommandEnv>, timeout: Duration) -> Result<Token, CommandError> {
     let fail = |failure: CommandFailure, stderr: &[u8]| CommandError::Failed {
         failure,
         stderr: excerpt(stderr),
     };
-    let ran = spawn::run(command, None, timeout, MAX_OUTPUT_BYTES, MAX_STDERR_BYTES)
-        .map_err(|e| fail(CommandFailure::Unstartable(e), b""))?;
+    let ran = spawn::run(
+        command,
+        env.map(CommandEnv::as_bytes),
+        timeout,
+        MAX_OUTPUT_BYTES,
+        MAX_STDERR_BYTES,
+    )
+    .map_err(|e| fail(CommandFailure::Unstartable(e), b""))?;
     let ended = match ran.end {
         End::Exited(0) if ran.overflow => Err(CommandFailure::TooMuchOutput),
         End::Exited(0) => Ok(()),
@@ -274,7 +464,6 @@ pub fn excerpt(stderr: &[u8]) -> String {
 mod tests {
     use super::*;
     use base64::Engine as _;
-    use std::time::Instant;
 
     fn fingerprint(s: &str) -> String {
         Token::new(s.to_owned()).unwrap().fingerprint()
@@ -368,6 +557,26 @@ mod tests {
     }
 
     #[test]
+    fn the_daemon_keeps_a_token_until_shortly_before_it_expires() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let expiring = |secs: u64| {
+            parse_output(format!("password=glpat-x\npassword_expiry_utc={secs}\n").as_bytes())
+                .unwrap()
+        };
+        let ttl = Duration::from_secs(300);
+        assert_eq!(
+            keep_for(&expiring(1_000_000 + 3600), ttl, now),
+            Duration::from_secs(3570)
+        );
+        assert_eq!(
+            keep_for(&expiring(1_000_000 + 10), ttl, now),
+            Duration::from_secs(5)
+        );
+        assert_eq!(keep_for(&expiring(999_000), ttl, now), Duration::ZERO);
+        assert_eq!(keep_for(&parse_output(b"glpat-x").unwrap(), ttl, now), ttl);
+    }
+
+    #[test]
     fn the_stderr_excerpt_is_one_short_line_without_long_words() {
         let e =
             excerpt(b"error: vault said\n  permission denied for hvs.CAESIJ1234567890abcdefghij\n");
@@ -378,30 +587,70 @@ mod tests {
         assert_eq!(excerpt(b"\x1b[31mred\x1b[0m"), "[31mred [0m");
     }
 
+    #[test]
+    fn a_handed_over_environment_is_checked() {
+        assert!(CommandEnv::from_bytes(b"A=1\0B=\0").is_some());
+        assert!(CommandEnv::from_bytes(b"").is_some());
+        assert!(CommandEnv::from_bytes(b"A=1").is_none());
+        assert!(CommandEnv::from_bytes(b"=1\0").is_none());
+        assert!(CommandEnv::from_bytes(b"A\0").is_none());
+    }
+
     #[cfg(unix)]
     #[test]
     fn runs_report_how_the_command_ended() {
         let t = Duration::from_secs(5);
-        let ok = run("printf 'glpat-from-sh\\n'", t).unwrap();
+        let ok = run("printf 'glpat-from-sh\\n'", None, t).unwrap();
         assert_eq!(ok.fingerprint(), fingerprint("glpat-from-sh"));
-        let CommandError::Failed { failure, stderr } = run("echo oops >&2; exit 3", t).unwrap_err();
+        let CommandError::Failed { failure, stderr } =
+            run("echo oops >&2; exit 3", None, t).unwrap_err()
+        else {
+            panic!()
+        };
         assert_eq!(failure, CommandFailure::Exited(3));
         assert_eq!(stderr, "oops");
         let started = Instant::now();
         let CommandError::Failed { failure, .. } =
-            run("sleep 30", Duration::from_millis(300)).unwrap_err();
+            run("sleep 30", None, Duration::from_millis(300)).unwrap_err()
+        else {
+            panic!()
+        };
         assert_eq!(
             failure,
             CommandFailure::TimedOut(Duration::from_millis(300))
         );
         assert!(started.elapsed() < Duration::from_secs(3));
         let CommandError::Failed { failure, .. } =
-            run("head -c 70000 /dev/zero | tr '\\0' a", t).unwrap_err();
+            run("head -c 70000 /dev/zero | tr '\\0' a", None, t).unwrap_err()
+        else {
+            panic!()
+        };
         assert_eq!(failure, CommandFailure::TooMuchOutput);
         // A background process that keeps the pipe open does not hold the answer up.
         let started = Instant::now();
-        let ok = run("sleep 30 & echo glpat-early", t).unwrap();
+        let ok = run("sleep 30 & echo glpat-early", None, t).unwrap();
         assert_eq!(ok.fingerprint(), fingerprint("glpat-early"));
         assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_daemon_runs_with_the_handed_over_environment_only() {
+        let env = Arc::new(CommandEnv::from_bytes(b"MINTED=glpat-from-env\0").unwrap());
+        let source = CommandSource::new("printf '%s\\n' \"$MINTED\"".into()).in_daemon(env);
+        let t = source.read().unwrap();
+        assert_eq!(t.fingerprint(), fingerprint("glpat-from-env"));
+        assert_eq!(source.runs(), 1);
+        assert_eq!(source.read().unwrap().fingerprint(), t.fingerprint());
+        assert_eq!(source.runs(), 1, "a fresh token is served from the cache");
+        assert!(source.current().is_ok());
+        assert!(!source.forget("00000000"));
+        assert!(source.forget(&t.fingerprint()));
+        assert_eq!(
+            source.current().unwrap_err(),
+            CommandError::NotRunYet { runs: 1 }
+        );
+        source.read().unwrap();
+        assert_eq!(source.runs(), 2);
     }
 }

@@ -114,6 +114,14 @@ impl TokenSource {
         }
     }
 
+    /// As [`Self::read`], but a daemon's command is not run: what it holds now is told.
+    pub fn current(&self) -> Result<Arc<Token>, Unavailable> {
+        match self {
+            TokenSource::Command(c) => c.current().map_err(Unavailable::Command),
+            other => other.read(),
+        }
+    }
+
     /// For the daemon: an environment source becomes a token held in memory, read now.
     /// Files stay files, read per request, so that a replaced file is served at once.
     pub fn hold(&self) -> TokenSource {
@@ -212,10 +220,22 @@ pub fn first_token(sources: &[TokenSource]) -> Option<(usize, Arc<Token>)> {
 
 /// Reads every source, for `status`: which one is active and why the others are not.
 pub fn resolve_all(sources: &[TokenSource]) -> Resolution {
+    resolve_with(sources, TokenSource::read)
+}
+
+/// As [`resolve_all`], for the daemon's status: its commands are not run.
+pub fn resolve_current(sources: &[TokenSource]) -> Resolution {
+    resolve_with(sources, TokenSource::current)
+}
+
+fn resolve_with(
+    sources: &[TokenSource],
+    read: impl Fn(&TokenSource) -> Result<Arc<Token>, Unavailable>,
+) -> Resolution {
     let mut token = None;
     let mut report = Vec::with_capacity(sources.len());
     for source in sources {
-        let state = match source.read() {
+        let state = match read(source) {
             Ok(t) => {
                 if token.is_none() {
                     token = Some(t);
