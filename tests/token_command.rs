@@ -388,6 +388,17 @@ fn the_daemon_runs_the_command_once_and_again_after_a_401_erase() {
         0,
         "the daemon runs the command on the first request"
     );
+    // Its status says so, and does not run the command.
+    let state = daemon_state(&socket).unwrap();
+    assert_eq!(state["credentials"][0]["pending"], true, "{state}");
+    assert!(
+        state["credentials"][0]["unavailable"][0]
+            .as_str()
+            .unwrap()
+            .contains("not run yet"),
+        "{state}"
+    );
+    assert_eq!(runs(&count), 0);
 
     let first = daemon.get(HOST);
     let token = password(&first);
@@ -430,6 +441,7 @@ fn the_daemon_runs_the_command_once_and_again_after_a_401_erase() {
     assert!(erase.success(), "{}", erase.output_str());
     let state = daemon_state(&socket).unwrap();
     assert!(state["credentials"][0]["token"].is_null(), "{state}");
+    assert_eq!(state["credentials"][0]["pending"], true, "{state}");
     let again = daemon.get(HOST);
     assert_eq!(password(&again), "glpat-MintedByTheCommandRun2");
     assert_eq!(runs(&count), 2);

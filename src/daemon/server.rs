@@ -111,7 +111,13 @@ impl Daemon {
                             .filter_map(|(s, r)| r.as_ref().err().map(|e| format!("{s}: {e}")))
                             .collect()
                     };
+                    let pending = token.is_none()
+                        && resolution
+                            .report
+                            .iter()
+                            .any(|(_, r)| r.as_ref().is_err_and(|e| e.is_pending()));
                     HeldCredential {
+                        pending,
                         unavailable,
                         url: c.scope.to_string(),
                         username: c.username.clone(),

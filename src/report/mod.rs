@@ -1036,6 +1036,7 @@ mod tests {
                 Vec::new()
             },
             expires_at: None,
+            pending: false,
         };
         let mut f = facts(
             vec![read(
@@ -1053,8 +1054,23 @@ mod tests {
                 Some("access token (glpat-), fingerprint 0badcafe"),
             ),
             held("https://other.example.com", None),
+            HeldCredential {
+                pending: true,
+                unavailable: vec![
+                    "command mint: not run yet: the daemon runs it on the first request".into(),
+                ],
+                ..held("https://minted.example.com", None)
+            },
         ]);
         let report = Report::build(f);
+        // A token command the daemon has not run yet is not a problem.
+        let pending = line(&report.daemon.lines, "runs the token command");
+        assert_eq!(pending.level, Level::Ok);
+        assert!(!report
+            .daemon
+            .lines
+            .iter()
+            .any(|l| l.level == Level::Problem && l.message.contains("minted.example.com")));
         assert!(report.daemon.running);
         assert_eq!(
             line(&report.daemon.lines, "daemon running").message,
@@ -1103,6 +1119,7 @@ mod tests {
                 token: Some("access token (glpat-), fingerprint 0badcafe".into()),
                 unavailable: Vec::new(),
                 expires_at: None,
+                pending: false,
             }]);
             let Some(Ok((_, json))) = &d.reply else {
                 unreachable!()

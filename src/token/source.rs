@@ -104,6 +104,13 @@ pub enum Unavailable {
     Command(CommandError),
 }
 
+impl Unavailable {
+    /// A daemon's token command that runs on the next request: no token yet, no failure.
+    pub fn is_pending(&self) -> bool {
+        matches!(self, Unavailable::Command(CommandError::NotRunYet { .. }))
+    }
+}
+
 impl TokenSource {
     pub fn read(&self) -> Result<Arc<Token>, Unavailable> {
         match self {
