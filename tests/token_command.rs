@@ -383,22 +383,22 @@ fn the_daemon_runs_the_command_once_and_again_after_a_401_erase() {
     let daemon = command_daemon(&socket, &mint, &count)
         .env("MINT_LIFETIME", "3600")
         .detach();
+    // The daemon runs the command once at start, so git's first request finds the token.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while runs(&count) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert_eq!(
         runs(&count),
-        0,
-        "the daemon runs the command on the first request"
+        1,
+        "the daemon did not run the command at start"
     );
-    // Its status says so, and does not run the command.
-    let state = daemon_state(&socket).unwrap();
-    assert_eq!(state["credentials"][0]["pending"], true, "{state}");
     assert!(
-        state["credentials"][0]["unavailable"][0]
-            .as_str()
-            .unwrap()
-            .contains("not run yet"),
-        "{state}"
+        daemon.log_eventually_contains("outcome=\"token\"", Duration::from_secs(5)),
+        "{}",
+        daemon.log_text()
     );
-    assert_eq!(runs(&count), 0);
+    assert!(!daemon.log_text().contains("MintedBy"));
 
     let first = daemon.get(HOST);
     let token = password(&first);
@@ -509,5 +509,43 @@ fn clone_and_push_with_a_token_minted_by_a_command() {
     assert_nowhere_under(
         job.sandbox().root(),
         &token_forms("gitlab-ci-token", MINTED),
+    );
+}
+
+#[test]
+fn a_daemons_failing_command_is_logged_by_its_kind_and_reported_as_a_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let fail = script(
+        dir.path(),
+        "fail",
+        "echo 'broker said: go away' >&2\nexit 2\n",
+    );
+    let sockets = socket_dir();
+    let socket = sockets.path().join("fail.sock");
+    let daemon = DaemonBuilder::new(&socket)
+        .arg("--url")
+        .arg(SERVED)
+        .arg("--token-command")
+        .arg(&fail)
+        .detach();
+    assert!(
+        daemon.log_eventually_contains("outcome=\"no_token\"", Duration::from_secs(5)),
+        "{}",
+        daemon.log_text()
+    );
+    let log = daemon.log_text();
+    assert!(log.contains("exited with status 2"), "{log}");
+    assert!(
+        !log.contains("go away"),
+        "the command's stderr reached the log: {log}"
+    );
+    assert!(daemon.get(HOST).stdout.is_empty());
+    let state = daemon_state(&socket).unwrap();
+    let held = &state["credentials"][0];
+    assert!(held["pending"].is_null(), "{state}");
+    let why = held["unavailable"][0].as_str().unwrap();
+    assert!(
+        why.contains("exited with status 2") && why.contains("broker said: go away"),
+        "{why}"
     );
 }

@@ -139,6 +139,7 @@ impl Daemon {
 pub async fn run(listener: Listener, daemon: Arc<Daemon>) {
     let mut stop = daemon.shutdown.subscribe();
     spawn_stoppers(&daemon);
+    warm_up(&daemon);
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut tasks = JoinSet::new();
     loop {
@@ -175,6 +176,36 @@ pub async fn run(listener: Listener, daemon: Arc<Daemon>) {
             event = "shutdown",
             "requests still in flight after the grace period were dropped"
         );
+    }
+}
+
+/// Runs every token command once, at start, on the blocking pool: git's first request then
+/// finds the token ready instead of waiting for the command, which may take longer than the
+/// client waits for an answer. A request that comes meanwhile waits for this run. A failure is
+/// logged by its kind only (the command's stderr is for `status`), and the next request runs
+/// the command again.
+fn warm_up(daemon: &Arc<Daemon>) {
+    for c in &daemon.credentials {
+        for source in &c.sources {
+            let TokenSource::Command(command) = source else {
+                continue;
+            };
+            let (command, origin) = (command.clone(), c.scope.to_string());
+            tokio::task::spawn_blocking(move || match command.read() {
+                Ok(token) => tracing::info!(
+                    event = "token_command",
+                    outcome = "token",
+                    origin = %origin,
+                    token = %token.masked(),
+                ),
+                Err(e) => tracing::warn!(
+                    event = "token_command",
+                    outcome = "no_token",
+                    origin = %origin,
+                    reason = %e.failure().map_or_else(|| e.to_string(), ToString::to_string),
+                ),
+            });
+        }
     }
 }
 

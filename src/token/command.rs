@@ -20,7 +20,7 @@
 //! than the cap.
 //!
 //! The standalone helper runs the command on each request. In the daemon a source is
-//! [`CommandSource::in_daemon`]: the token is kept until shortly before its expiry (what the
+//! [`CommandSource::in_daemon`]: the daemon runs it once at start, and the token is kept until shortly before its expiry (what the
 //! command printed, or a JWT's `exp`), else for the TTL, and dropped when git erases it
 //! after a 401, so that the next request runs the command again.
 
@@ -275,6 +275,16 @@ pub enum CommandError {
     /// The daemon holds no token from this command now, and runs it on the next request.
     #[error("{}", if *runs == 0 { "not run yet: the daemon runs it on the first request".to_owned() } else { format!("its last token expired or was rejected: the next request runs it again (ran {runs} times so far)") })]
     NotRunYet { runs: u64 },
+}
+
+impl CommandError {
+    /// How the run failed, without its stderr (for the daemon's log).
+    pub fn failure(&self) -> Option<&CommandFailure> {
+        match self {
+            CommandError::Failed { failure, .. } => Some(failure),
+            CommandError::NotRunYet { .. } => None,
+        }
+    }
 }
 
 /// Why a command gave no token, in words: how it ended, or what is wrong with its output.
