@@ -343,7 +343,7 @@ fn run(command: &str, env: Option<&CommandEnv>, timeout: Duration) -> Result<Tok
     )
     .map_err(|e| fail(CommandFailure::Unstartable(e), b""))?;
     let ended = match ran.end {
-        End::Exited(0) if ran.overflow => Err(CommandFailure::TooMuchOutput),
+        _ if ran.overflow => Err(CommandFailure::TooMuchOutput),
         End::Exited(0) => Ok(()),
         End::Exited(code) => Err(CommandFailure::Exited(code)),
         End::Signalled(sig) => Err(CommandFailure::Signalled(sig)),

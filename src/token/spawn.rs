@@ -182,31 +182,24 @@ fn collect(
     let mut out = Some(std::fs::File::from(out_r));
     let mut err = Some(std::fs::File::from(err_r));
     let mut overflow = false;
-    let mut exited: Option<End> = None;
-    let end = loop {
-        if exited.is_none() {
-            exited = reap(pid, false);
+    // The command is reaped only once we are done with its process group: until then its
+    // pid, and so its group's id, cannot be given to another process.
+    let mut exited = false;
+    let timed_out = loop {
+        if !exited {
+            exited = has_exited(pid);
         }
-        if let Some(end) = exited {
-            if out.is_none() && err.is_none() {
-                break end;
-            }
+        if exited && out.is_none() && err.is_none() {
+            break false;
         }
         let now = Instant::now();
         if now >= deadline || overflow {
             kill_group(pid);
-            if exited.is_none() {
-                reap(pid, true);
-            }
-            break if overflow {
-                exited.unwrap_or(End::Exited(0))
-            } else {
-                End::TimedOut
-            };
+            break !overflow;
         }
-        // After the command exited, its output is drained for at most one more tick: a
+        // After the command exited, its output is drained for as long as it comes at once: a
         // process it left behind may hold the pipes open.
-        let wait = if exited.is_some() {
+        let wait = if exited {
             Duration::ZERO
         } else {
             (deadline - now).min(TICK)
@@ -233,7 +226,7 @@ fn collect(
         let readable: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
         drop(fds);
         if ready == 0 {
-            if exited.is_some() {
+            if exited {
                 // Exited, and nothing more came at once: what is left holds our pipes.
                 kill_group(pid);
                 out = None;
@@ -275,10 +268,11 @@ fn collect(
             }
         }
     };
+    let status = reap(pid);
     stdout.truncate(out_len.min(out_cap));
     stderr.truncate(err_len);
     Ran {
-        end,
+        end: if timed_out { End::TimedOut } else { status },
         stdout,
         stderr,
         overflow,
@@ -286,24 +280,49 @@ fn collect(
 }
 
 #[cfg(unix)]
-/// The command's exit, if it has exited (or, with `block`, once it has).
-fn reap(pid: libc::pid_t, block: bool) -> Option<End> {
+/// Whether the command has exited, without reaping it (`WNOWAIT`).
+fn has_exited(pid: libc::pid_t) -> bool {
+    loop {
+        // SAFETY: waitid on our own child, into a siginfo we own; zeroed, as POSIX sets only
+        // si_signo and si_pid to zero when nothing has changed under WNOHANG.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        if rc == -1 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            // ECHILD: already reaped by someone else (SIGCHLD ignored); it has exited.
+            return true;
+        }
+        return info.si_signo != 0;
+    }
+}
+
+#[cfg(unix)]
+/// Reaps the command (it has exited, or was killed), and says how it ended.
+fn reap(pid: libc::pid_t) -> End {
     let mut status = 0;
     loop {
         // SAFETY: waitpid on our own child, with a status we own.
-        let rc = unsafe { libc::waitpid(pid, &mut status, if block { 0 } else { libc::WNOHANG }) };
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
         if rc == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
             continue;
         }
         if rc != pid {
-            // 0: still running; -1: not ours to wait for any more (cannot happen).
-            return (rc == -1).then_some(End::Lost);
+            return End::Lost;
         }
-        return Some(if libc::WIFEXITED(status) {
+        return if libc::WIFEXITED(status) {
             End::Exited(libc::WEXITSTATUS(status))
         } else {
             End::Signalled(libc::WTERMSIG(status))
-        });
+        };
     }
 }
 
