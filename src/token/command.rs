@@ -143,12 +143,15 @@ impl CommandSource {
         }
     }
 
-    /// What the daemon holds now, without running anything (for `status` and `erase`).
+    /// What the daemon holds now, without running anything or waiting for a run (for
+    /// `status` and `erase`, which the daemon answers on the thread that accepts).
     pub fn current(&self) -> Result<Arc<Token>, CommandError> {
         let Some(held) = &self.held else {
             return self.read();
         };
-        let state = held.state.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(state) = try_lock(&held.state) else {
+            return Err(CommandError::Running);
+        };
         match (&state.cached, &state.failed) {
             (Some((token, until)), _) if Instant::now() < *until => Ok(Arc::clone(token)),
             (_, Some(why)) => Err(why.clone()),
@@ -162,7 +165,10 @@ impl CommandSource {
         let Some(held) = &self.held else {
             return false;
         };
-        let mut state = held.state.lock().unwrap_or_else(|e| e.into_inner());
+        // A run in progress replaces the token anyway.
+        let Some(mut state) = try_lock(&held.state) else {
+            return false;
+        };
         let ours = state
             .cached
             .as_ref()
@@ -182,6 +188,15 @@ impl CommandSource {
 
     pub(crate) fn env(&self) -> Option<&Arc<CommandEnv>> {
         self.held.as_ref().map(|h| &h.env)
+    }
+}
+
+/// The lock, unless a run holds it; a poisoned lock is still ours to use.
+fn try_lock<T>(m: &Mutex<T>) -> Option<std::sync::MutexGuard<'_, T>> {
+    match m.try_lock() {
+        Ok(g) => Some(g),
+        Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
     }
 }
 
@@ -275,6 +290,9 @@ pub enum CommandError {
     /// The daemon holds no token from this command now, and runs it on the next request.
     #[error("{}", if *runs == 0 { "not run yet: the daemon runs it on the first request".to_owned() } else { format!("its last token expired or was rejected: the next request runs it again (ran {runs} times so far)") })]
     NotRunYet { runs: u64 },
+    /// The daemon is running the command now.
+    #[error("running now: the daemon answers once it has printed a token")]
+    Running,
 }
 
 impl CommandError {
@@ -282,7 +300,7 @@ impl CommandError {
     pub fn failure(&self) -> Option<&CommandFailure> {
         match self {
             CommandError::Failed { failure, .. } => Some(failure),
-            CommandError::NotRunYet { .. } => None,
+            CommandError::NotRunYet { .. } | CommandError::Running => None,
         }
     }
 }
@@ -662,5 +680,24 @@ mod tests {
         );
         source.read().unwrap();
         assert_eq!(source.runs(), 2);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn status_and_erase_do_not_wait_for_a_run_in_progress() {
+        let env = Arc::new(CommandEnv::from_bytes(b"").unwrap());
+        let source = CommandSource::new("sleep 1; echo glpat-slow".into()).in_daemon(env);
+        let running = source.clone();
+        let run = std::thread::spawn(move || running.read().map(|t| t.fingerprint()));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while source.current().err() != Some(CommandError::Running) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let asked = Instant::now();
+        assert_eq!(source.current().unwrap_err(), CommandError::Running);
+        assert!(!source.forget("00000000"));
+        assert!(asked.elapsed() < Duration::from_millis(200));
+        let minted = run.join().unwrap().unwrap();
+        assert_eq!(source.current().unwrap().fingerprint(), minted);
     }
 }

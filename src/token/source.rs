@@ -105,9 +105,13 @@ pub enum Unavailable {
 }
 
 impl Unavailable {
-    /// A daemon's token command that runs on the next request: no token yet, no failure.
+    /// A daemon's token command that is running, or runs on the next request: no token yet,
+    /// and no failure.
     pub fn is_pending(&self) -> bool {
-        matches!(self, Unavailable::Command(CommandError::NotRunYet { .. }))
+        matches!(
+            self,
+            Unavailable::Command(CommandError::NotRunYet { .. } | CommandError::Running)
+        )
     }
 }
 
