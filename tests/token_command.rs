@@ -298,6 +298,13 @@ fn status_names_the_command_and_why_it_gave_no_token_without_a_secret() {
         "{all}"
     );
     assert!(all.contains("exited with status 3"), "{all}");
+    assert!(
+        all.contains(&format!(
+            "fix: make command {} exit 0 and print the token",
+            fail.display()
+        )),
+        "{all}"
+    );
     assert!(all.contains("vault: denied for <long word>"), "{all}");
     assert!(!all.contains("SecretVaultToken"), "{all}");
 

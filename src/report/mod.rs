@@ -429,11 +429,29 @@ fn token_shaped_source(n: usize, source: &TokenSource) -> Option<Line> {
 }
 
 fn fix_for_missing_token(sources: &[TokenSource]) -> String {
-    let names: Vec<String> = sources.iter().map(ToString::to_string).collect();
-    format!(
-        "put the token in {}, or point --token-env/--token-file at where it is",
-        names.join(" or ")
-    )
+    let (minted, placed): (Vec<&TokenSource>, Vec<&TokenSource>) =
+        sources.iter().partition(|s| s.mints());
+    let names = |list: &[&TokenSource]| {
+        list.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    match (placed.is_empty(), minted.is_empty()) {
+        (false, true) => format!(
+            "put the token in {}, or point --token-env/--token-file at where it is",
+            names(&placed)
+        ),
+        (true, _) => format!(
+            "make {} exit 0 and print the token (how it ended is shown above; run it by hand with </dev/null to see all its output)",
+            names(&minted)
+        ),
+        (false, false) => format!(
+            "put the token in {}, or make {} exit 0 and print the token (how it ended is shown above)",
+            names(&placed),
+            names(&minted)
+        ),
+    }
 }
 
 /// How soon the token expires, and what `git` (its version, if known) does once it has:

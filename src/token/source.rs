@@ -133,6 +133,11 @@ impl TokenSource {
         }
     }
 
+    /// Whether the token comes from running a program (a token command), not from a place.
+    pub fn mints(&self) -> bool {
+        matches!(self, TokenSource::Command(_))
+    }
+
     /// For the daemon: an environment source becomes a token held in memory, read now.
     /// Files stay files, read per request, so that a replaced file is served at once.
     pub fn hold(&self) -> TokenSource {
