@@ -185,6 +185,7 @@ fn collect(
     // The command is reaped only once we are done with its process group: until then its
     // pid, and so its group's id, cannot be given to another process.
     let mut exited = false;
+    let mut settle = Duration::from_micros(50);
     let timed_out = loop {
         if !exited {
             exited = has_exited(pid);
@@ -196,6 +197,14 @@ fn collect(
         if now >= deadline || overflow {
             kill_group(pid);
             break !overflow;
+        }
+        if out.is_none() && err.is_none() {
+            // Both pipes closed, and the command has not exited yet: it is usually a matter
+            // of microseconds (a process closes its files before it becomes a zombie), so
+            // look again soon, rather than after a tick.
+            std::thread::sleep(settle.min(deadline - now));
+            settle = (settle * 2).min(TICK);
+            continue;
         }
         // After the command exited, its output is drained for as long as it comes at once: a
         // process it left behind may hold the pipes open.
