@@ -556,3 +556,40 @@ fn a_daemons_failing_command_is_logged_by_its_kind_and_reported_as_a_problem() {
         "{why}"
     );
 }
+
+#[test]
+fn no_token_is_on_any_command_line_while_git_clones_with_a_command_token() {
+    let tools = tempfile::tempdir().unwrap();
+    let secret = tools.path().join("minted");
+    std::fs::write(&secret, format!("{MINTED}\n")).unwrap();
+    let mint = script(tools.path(), "mint", "exec cat \"$MINT_FILE\"\n");
+    let job = Scenario::new().server("gitlab-ci-token", MINTED);
+    let url = job.served().url();
+    let job = job
+        .helper_args(["--token-command", mint.to_str().unwrap()])
+        .env("CI_SERVER_URL", &url)
+        .env("MINT_FILE", &secret);
+    let trace = tools.path().join("execve.log");
+    let mut cmd = job.sandbox().command(std::process::Command::new("strace"));
+    cmd.args(["-f", "-e", "trace=execve", "-s", "4096", "-o"])
+        .arg(&trace)
+        .args(["git", "clone", "--quiet", &job.url(), "clone"])
+        .current_dir(job.sandbox().work());
+    let run = crate::support::process::run(cmd);
+    assert!(run.success(), "{}", run.output_str());
+    let execs: Vec<String> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("execve("))
+        .map(str::to_owned)
+        .collect();
+    // The trace saw the helper start the command, and the command start cat.
+    assert!(
+        execs.iter().any(|l| l.contains("\"/bin/sh\", \"-c\"")),
+        "{execs:#?}"
+    );
+    assert!(execs.iter().any(|l| l.contains("\"cat\"")), "{execs:#?}");
+    let with: Vec<&String> = execs.iter().filter(|l| l.contains(MINTED)).collect();
+    assert!(with.is_empty(), "a token on a command line: {with:#?}");
+    assert!(!job.served().credentials_seen().is_empty());
+}
