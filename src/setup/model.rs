@@ -407,6 +407,28 @@ mod tests {
                 "never".into()
             ]
         );
+        // A token command goes into the helper string as one quoted word.
+        let minted = Flags {
+            sources: vec![TokenSource::Command(crate::token::CommandSource::new(
+                "vault read -field=token gitlab/token/push".into(),
+            ))],
+            ..Flags::default()
+        };
+        let options = helper_options(&minted, None, None).unwrap();
+        assert_eq!(
+            options,
+            [
+                "--token-command",
+                "vault read -field=token gitlab/token/push"
+            ]
+        );
+        assert_eq!(
+            helper_string(testing::EXE, &options),
+            format!(
+                "{} --token-command 'vault read -field=token gitlab/token/push'",
+                testing::EXE
+            )
+        );
     }
 }
 
