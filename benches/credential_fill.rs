@@ -96,6 +96,15 @@ fn main() {
             format!("ours {}, default (no daemon)", ours.label),
             ours.path.display().to_string(),
         ),
+        // A token source that runs a command: one `/bin/sh` (and its `echo` builtin) more per
+        // request, which the daemon would pay once per token instead.
+        case(
+            format!("ours {}, standalone, --token-command 'echo TOKEN'", ours.label),
+            format!(
+                "{} --use-daemon never --token-command 'echo {TOKEN}'",
+                ours.path.display()
+            ),
+        ),
         case(
             format!("ours {}, via the daemon", ours.label),
             format!(

@@ -19,3 +19,4 @@ mod server_selftest;
 mod status_chain;
 mod status_leaks;
 mod status_online;
+mod token_command;

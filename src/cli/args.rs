@@ -59,6 +59,15 @@ pub struct Cli {
     #[arg(long = "token-file", global = true, value_name = "PATH")]
     pub token_file: Vec<PathBuf>,
 
+    /// Run this shell command (/bin/sh -c, stdin closed) for the token: it prints the token
+    /// alone on one line, or git credential lines (password=, optionally username= and
+    /// password_expiry_utc=). Repeatable, ordered with --token-env and --token-file.
+    /// [env: GIT_CREDENTIAL_GITLAB_CI_TOKEN_COMMAND; deadline
+    /// GIT_CREDENTIAL_GITLAB_CI_TOKEN_COMMAND_TIMEOUT, default 5s; the daemon keeps a token of
+    /// no known expiry for GIT_CREDENTIAL_GITLAB_CI_TOKEN_COMMAND_TTL, default 5m]
+    #[arg(long = "token-command", global = true, value_name = "COMMAND")]
+    pub token_command: Vec<String>,
+
     /// Read credentials from this TOML file instead of the user and system config files.
     /// [env: GIT_CREDENTIAL_GITLAB_CI_CONFIG]
     #[arg(long, global = true, value_name = "PATH")]

@@ -6,7 +6,7 @@ use std::ffi::{OsStr, OsString};
 use super::args::{Command, Invocation};
 use crate::client::Mode;
 use crate::config::Flags;
-use crate::token::TokenSource;
+use crate::token::{CommandSource, TokenSource};
 
 /// A command line in the form git runs the helper in, `[--OPTION VALUE]... get|store|erase`,
 /// read without clap.
@@ -48,6 +48,9 @@ pub fn parse(args: &[OsString]) -> Option<Invocation> {
             "--username" if flags.username.is_none() => flags.username = Some(text()?),
             "--token-env" => flags.sources.push(TokenSource::Env(text()?)),
             "--token-file" => flags.sources.push(TokenSource::File(value.into())),
+            "--token-command" => flags
+                .sources
+                .push(TokenSource::Command(CommandSource::new(text()?))),
             "--config" if flags.config.is_none() => flags.config = Some(value.into()),
             "--socket" if call.socket.is_none() => call.socket = Some(value.into()),
             "--use-daemon" if call.use_daemon.is_none() => {
@@ -74,7 +77,7 @@ mod tests {
     /// is out of the ordinary, the fast path leaves to clap.
     #[test]
     fn git_calls_read_as_clap_reads_them() {
-        let read_fast: [&[&str]; 8] = [
+        let read_fast: [&[&str]; 9] = [
             &["get"],
             &["store"],
             &["erase"],
@@ -96,6 +99,15 @@ mod tests {
                 "erase",
             ],
             &["--url", "get", "get"],
+            &[
+                "--token-file",
+                "/run/t",
+                "--token-command",
+                "vault read -field=token gitlab/token",
+                "--token-env=A",
+                "--token-command=mint",
+                "get",
+            ],
         ];
         for line in read_fast {
             let call = parse(&args(line)).unwrap_or_else(|| panic!("{line:?}"));

@@ -9,7 +9,7 @@ use super::args::Cli;
 use crate::client::Mode;
 use crate::config::{Flags, ENV_SOCKET, ENV_USE_DAEMON};
 use crate::daemon::default_socket_path;
-use crate::token::TokenSource;
+use crate::token::{CommandSource, TokenSource};
 
 /// The daemon's socket: `--socket`, else `GIT_CREDENTIAL_GITLAB_CI_SOCKET`, else the default.
 pub fn socket_path(flag: Option<&Path>) -> PathBuf {
@@ -39,7 +39,13 @@ pub fn use_daemon(flag: Option<Mode>) -> Mode {
 /// each flag's values separately, its indices tell how they interleave.
 pub(super) fn flags(cli: &Cli, matches: &ArgMatches) -> Flags {
     let matches = match matches.subcommand() {
-        Some((_, sub)) if sub.contains_id("token_env") || sub.contains_id("token_file") => sub,
+        Some((_, sub))
+            if sub.contains_id("token_env")
+                || sub.contains_id("token_file")
+                || sub.contains_id("token_command") =>
+        {
+            sub
+        }
         _ => matches,
     };
     let indexed = |id: &str| -> Vec<usize> {
@@ -60,6 +66,17 @@ pub(super) fn flags(cli: &Cli, matches: &ArgMatches) -> Flags {
     for (i, path) in cli.token_file.iter().enumerate() {
         let at = file_idx.get(i).copied().unwrap_or(usize::MAX / 2 + i);
         sources.push((at, TokenSource::File(path.clone())));
+    }
+    let command_idx = indexed("token_command");
+    for (i, command) in cli.token_command.iter().enumerate() {
+        let at = command_idx
+            .get(i)
+            .copied()
+            .unwrap_or(usize::MAX / 4 * 3 + i);
+        sources.push((
+            at,
+            TokenSource::Command(CommandSource::new(command.clone())),
+        ));
     }
     sources.sort_by_key(|(i, _)| *i);
     Flags {

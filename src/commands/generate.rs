@@ -19,8 +19,8 @@ use roff::{bold, italic, roman, Roff};
 
 use crate::cli::{Packaging, BIN_NAME};
 use crate::config::{
-    system_config_path, ENV_CONFIG, ENV_SOCKET, ENV_TOKEN_ENV, ENV_TOKEN_FILE, ENV_URL,
-    ENV_USERNAME, ENV_USE_DAEMON,
+    system_config_path, ENV_CONFIG, ENV_SOCKET, ENV_TOKEN_COMMAND, ENV_TOKEN_COMMAND_TIMEOUT,
+    ENV_TOKEN_COMMAND_TTL, ENV_TOKEN_ENV, ENV_TOKEN_FILE, ENV_URL, ENV_USERNAME, ENV_USE_DAEMON,
 };
 use crate::error::{Error, Failure};
 use crate::logging::ENV_LOG;
@@ -84,7 +84,7 @@ fn extra_sections(cmd: &clap::Command) -> Roff {
     }
 
     roff.control("SH", ["ENVIRONMENT"]);
-    let vars: [(&str, &str); 10] = [
+    let vars: [(&str, &str); 13] = [
         (ENV_URL, "Same as --url."),
         (ENV_USERNAME, "Same as --username."),
         (
@@ -94,6 +94,17 @@ fn extra_sections(cmd: &clap::Command) -> Roff {
         (
             ENV_TOKEN_FILE,
             "Same as --token-file, as a list separated like PATH.",
+        ),
+        (ENV_TOKEN_COMMAND, "Same as --token-command (one command)."),
+        (
+            ENV_TOKEN_COMMAND_TIMEOUT,
+            "How long a token command may run before its process group is killed, \
+             e.g. 10s (default 5s).",
+        ),
+        (
+            ENV_TOKEN_COMMAND_TTL,
+            "How long the daemon keeps a command's token whose expiry is not known, \
+             e.g. 10m (default 5m).",
         ),
         (ENV_CONFIG, "Same as --config."),
         (ENV_SOCKET, "Same as --socket."),

@@ -18,7 +18,7 @@ use crate::error::Failure;
 use crate::ipc::{encode_erase, split_answer, JobIdentity, Kind, REJECTED};
 use crate::logging;
 use crate::redact::Redactor;
-use crate::token::first_token;
+use crate::token::TokenSource;
 
 /// `socket` is `--socket`: the path is worked out only if the daemon is asked.
 pub fn run(
@@ -145,7 +145,7 @@ fn get<'a>(request: &Request, config: &'a Config) -> Option<Answered<'a>> {
             tracing::info!(
                 decision = "answer",
                 origin = %answered.credential.scope,
-                username = %answered.credential.username,
+                username = %answered.username(),
                 token = %answered.token.masked(),
             );
             Some(answered)
@@ -178,9 +178,14 @@ fn erase(request: &Request, config: &Config) {
         tracing::debug!(action = "erase", "not for an origin we serve");
         return;
     };
+    // A token command is not run again to compare: it would mint another token.
     let ours = request.password.as_ref().and_then(|p| {
-        let (i, token) = first_token(&c.sources)?;
-        token.is_secret(p).then(|| (&c.sources[i], token))
+        let (source, token) = c
+            .sources
+            .iter()
+            .filter(|s| !matches!(s, TokenSource::Command(_)))
+            .find_map(|s| s.read().ok().map(|t| (s, t)))?;
+        token.is_secret(p).then_some((source, token))
     });
     if let Some((source, token)) = ours {
         tracing::warn!(

@@ -7,7 +7,13 @@
 //! token_file = "/run/secrets/deploy-token"           # a string or a list, tried in order
 //! token_env = ["DEPLOY_TOKEN"]                       # likewise; default: CI_JOB_TOKEN
 //! expires = "2027-01-31"                             # optional: YYYY-MM-DD or RFC 3339
+//! token_command = "/usr/local/bin/mint-token"        # a shell command printing a token
+//! token_command_timeout = "10s"                      # its deadline; default 5s
+//! token_command_ttl = "10m"                          # daemon cache of a token of no known
+//!                                                    # expiry; default 5m
 //! ```
+//!
+//! Sources are tried in this order: `token_env`, `token_file`, then `token_command`.
 //!
 //! The file is validated by hand instead of through serde so that every message names the
 //! key and the expected shape but never echoes a value: a token pasted into the wrong key
@@ -19,12 +25,22 @@ use std::time::SystemTime;
 use toml::{Table, Value};
 
 use super::setting::{
-    checked_username, parse_scope, ConfigError, DEFAULT_TOKEN_ENV, DEFAULT_USERNAME,
+    checked_command, checked_username, parse_scope, parse_setting_duration, ConfigError,
+    DEFAULT_TOKEN_ENV, DEFAULT_USERNAME,
 };
 use crate::credential::{Credential, Provenance};
-use crate::token::TokenSource;
+use crate::token::{CommandSource, TokenSource};
 
-const CREDENTIAL_KEYS: [&str; 5] = ["url", "username", "token_env", "token_file", "expires"];
+const CREDENTIAL_KEYS: [&str; 8] = [
+    "url",
+    "username",
+    "token_env",
+    "token_file",
+    "token_command",
+    "token_command_timeout",
+    "token_command_ttl",
+    "expires",
+];
 
 /// The largest config file we read; anything bigger is surely not ours.
 pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
@@ -151,6 +167,42 @@ fn credential(t: &Table, number: usize, path: &Path) -> Result<Credential, Strin
         }
         sources.push(TokenSource::File(PathBuf::from(file)));
     }
+    let duration = |key: &str| match t.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => parse_setting_duration(s, &at(key))
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        Some(_) => Err(format!("{}: must be a duration such as \"10s\"", at(key))),
+    };
+    let timeout = duration("token_command_timeout")?;
+    let ttl = duration("token_command_ttl")?;
+    match t.get("token_command") {
+        None if timeout.is_some() || ttl.is_some() => {
+            return Err(format!(
+                "credential #{number}: token_command_timeout and token_command_ttl need a token_command"
+            ))
+        }
+        None => {}
+        Some(Value::String(command)) => {
+            let mut source = CommandSource::new(
+                checked_command(command, &at("token_command")).map_err(|e| e.to_string())?,
+            );
+            if let Some(t) = timeout {
+                if t.is_zero() {
+                    return Err(format!(
+                        "{}: the deadline must be longer than zero",
+                        at("token_command_timeout")
+                    ));
+                }
+                source.timeout = t;
+            }
+            if let Some(t) = ttl {
+                source.ttl = t;
+            }
+            sources.push(TokenSource::Command(source));
+        }
+        Some(_) => return Err(format!("{}: must be a string", at("token_command"))),
+    }
     if sources.is_empty() {
         sources.push(TokenSource::Env(DEFAULT_TOKEN_ENV.to_owned()));
     }
@@ -276,6 +328,51 @@ mod tests {
         );
         assert_eq!(creds[1].username, "gitlab-ci-token");
         assert_eq!(creds[1].sources.len(), 4);
+    }
+
+    #[test]
+    fn a_token_command_comes_after_the_other_sources_with_its_deadline_and_ttl() {
+        let c = parse_ok(
+            r#"
+            [[credential]]
+            url = "https://gitlab.example.com"
+            token_env = "A"
+            token_command = "/usr/local/bin/mint --aud gitlab"
+            token_command_timeout = "2s"
+            token_command_ttl = "90s"
+            "#,
+        );
+        assert_eq!(c[0].sources[0], TokenSource::Env("A".into()));
+        let TokenSource::Command(command) = &c[0].sources[1] else {
+            panic!("{:?}", c[0].sources)
+        };
+        assert_eq!(command.command, "/usr/local/bin/mint --aud gitlab");
+        assert_eq!(command.timeout, std::time::Duration::from_secs(2));
+        assert_eq!(command.ttl, std::time::Duration::from_secs(90));
+        let only = parse_ok("[[credential]]\nurl = \"https://h\"\ntoken_command = \"mint\"\n");
+        assert_eq!(
+            only[0].sources.len(),
+            1,
+            "no default CI_JOB_TOKEN beside a command"
+        );
+        for (bad, says) in [
+            ("token_command = \"./mint\"", "relative path"),
+            ("token_command = \"scripts/mint x\"", "relative path"),
+            ("token_command = \"  \"", "empty"),
+            ("token_command = [\"a\"]", "must be a string"),
+            (
+                "token_command = \"m\"\ntoken_command_timeout = \"soon\"",
+                "token_command_timeout",
+            ),
+            (
+                "token_command = \"m\"\ntoken_command_timeout = \"0s\"",
+                "longer than zero",
+            ),
+            ("token_command_ttl = \"5m\"", "need a token_command"),
+        ] {
+            let e = parse_err(&format!("[[credential]]\nurl = \"https://h\"\n{bad}\n"));
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 
     #[test]

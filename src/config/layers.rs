@@ -1,6 +1,7 @@
 //! Which credentials we serve, gathered from every layer, highest first:
 //!
-//! 1. flags in the helper string (`--url`, `--username`, `--token-env`, `--token-file`);
+//! 1. flags in the helper string (`--url`, `--username`, `--token-env`, `--token-file`,
+//!    `--token-command`);
 //! 2. environment variables (`GIT_CREDENTIAL_GITLAB_CI_URL`, ...);
 //! 3. config files: `--config PATH`, else the user's file and then the system-wide one;
 //! 4. inside a GitLab job with nothing else for its server: the job's own server
@@ -14,11 +15,12 @@ use std::path::{Path, PathBuf};
 
 use super::file as config_file;
 use super::setting::{
-    checked_username, parse_scope, ConfigError, DEFAULT_TOKEN_ENV, DEFAULT_USERNAME, ENV_CONFIG,
-    ENV_TOKEN_ENV, ENV_TOKEN_FILE, ENV_URL, ENV_USERNAME,
+    checked_command, checked_username, parse_scope, parse_setting_duration, ConfigError,
+    DEFAULT_TOKEN_ENV, DEFAULT_USERNAME, ENV_CONFIG, ENV_TOKEN_COMMAND, ENV_TOKEN_COMMAND_TIMEOUT,
+    ENV_TOKEN_COMMAND_TTL, ENV_TOKEN_ENV, ENV_TOKEN_FILE, ENV_URL, ENV_USERNAME,
 };
 use crate::credential::{Credential, Provenance, Scope};
-use crate::token::TokenSource;
+use crate::token::{CommandSource, TokenSource};
 
 /// What the command line said. Sources keep the order they were given in.
 #[derive(Debug, Default, Clone)]
@@ -140,13 +142,14 @@ fn command_line_credential(
         (None, Some(name)) => checked_username(&name, ENV_USERNAME)?,
         (None, None) => DEFAULT_USERNAME.to_owned(),
     };
-    let sources = if !flags.sources.is_empty() {
+    let mut sources = if !flags.sources.is_empty() {
         flags.sources.clone()
     } else if !env_sources.is_empty() {
         env_sources
     } else {
         vec![TokenSource::Env(DEFAULT_TOKEN_ENV.to_owned())]
     };
+    command_settings(&mut sources, flags, env)?;
     Ok(Some(Credential {
         scope,
         username,
@@ -158,6 +161,49 @@ fn command_line_credential(
             Provenance::Environment
         },
     }))
+}
+
+/// Checks the flags' and environment's token commands, and gives them the deadline and TTL
+/// from `GIT_CREDENTIAL_GITLAB_CI_TOKEN_COMMAND_TIMEOUT` and `..._TTL`. Without a command,
+/// neither variable is looked at.
+fn command_settings(
+    sources: &mut [TokenSource],
+    flags: &Flags,
+    env: &impl Env,
+) -> Result<(), ConfigError> {
+    if !sources.iter().any(|s| matches!(s, TokenSource::Command(_))) {
+        return Ok(());
+    }
+    let duration = |name: &str| {
+        env.get(name)
+            .map(|v| parse_setting_duration(&v, name))
+            .transpose()
+    };
+    let timeout = duration(ENV_TOKEN_COMMAND_TIMEOUT)?;
+    if timeout.is_some_and(|t| t.is_zero()) {
+        return Err(ConfigError::Command {
+            setting: ENV_TOKEN_COMMAND_TIMEOUT.to_owned(),
+            problem: "the deadline must be longer than zero".to_owned(),
+        });
+    }
+    let ttl = duration(ENV_TOKEN_COMMAND_TTL)?;
+    let setting = if flags.sources.is_empty() {
+        ENV_TOKEN_COMMAND
+    } else {
+        "--token-command"
+    };
+    for source in sources {
+        if let TokenSource::Command(c) = source {
+            checked_command(&c.command, setting)?;
+            if let Some(t) = timeout {
+                c.timeout = t;
+            }
+            if let Some(t) = ttl {
+                c.ttl = t;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn env_sources(env: &impl Env) -> Vec<TokenSource> {
@@ -177,6 +223,9 @@ fn env_sources(env: &impl Env) -> Vec<TokenSource> {
                 .filter(|p| !p.as_os_str().is_empty())
                 .map(TokenSource::File),
         );
+    }
+    if let Some(command) = env.get(ENV_TOKEN_COMMAND) {
+        sources.push(TokenSource::Command(CommandSource::new(command)));
     }
     sources
 }
@@ -315,6 +364,49 @@ mod tests {
             config: Some(file.path().to_path_buf()),
             ..Flags::default()
         }
+    }
+
+    #[test]
+    fn a_command_from_flags_or_the_environment_takes_the_environments_deadline() {
+        let command = |c: &Config| match &c.credentials[0].sources[..] {
+            [TokenSource::Command(c)] => c.clone(),
+            other => panic!("{other:?}"),
+        };
+        let vars = [
+            ("CI_SERVER_URL", "https://gitlab.example.com"),
+            (ENV_TOKEN_COMMAND, "mint-token --aud gitlab"),
+            (ENV_TOKEN_COMMAND_TIMEOUT, "1500ms"),
+            (ENV_TOKEN_COMMAND_TTL, "1m"),
+        ];
+        let c = Config::load(&no_files(), &env(&vars)).unwrap();
+        let from_env = command(&c);
+        assert_eq!(from_env.command, "mint-token --aud gitlab");
+        assert_eq!(from_env.timeout, std::time::Duration::from_millis(1500));
+        assert_eq!(from_env.ttl, std::time::Duration::from_secs(60));
+        let flags = Flags {
+            sources: vec![TokenSource::Command(CommandSource::new("/bin/mint".into()))],
+            ..no_files()
+        };
+        let from_flags = command(&Config::load(&flags, &env(&vars)).unwrap());
+        assert_eq!(from_flags.command, "/bin/mint");
+        assert_eq!(from_flags.timeout, std::time::Duration::from_millis(1500));
+        let relative = Flags {
+            sources: vec![TokenSource::Command(CommandSource::new("./mint".into()))],
+            ..no_files()
+        };
+        let e = Config::load(&relative, &env(&vars))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--token-command: "), "{e}");
+        let bad = [
+            ("CI_SERVER_URL", "https://gitlab.example.com"),
+            (ENV_TOKEN_COMMAND, "mint"),
+            (ENV_TOKEN_COMMAND_TIMEOUT, "five"),
+        ];
+        let e = Config::load(&no_files(), &env(&bad))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(ENV_TOKEN_COMMAND_TIMEOUT), "{e}");
     }
 
     #[test]

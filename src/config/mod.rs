@@ -11,6 +11,7 @@ mod setting;
 pub use file::parse as parse_file;
 pub use layers::{system_config_path, Config, ConfigFileState, Flags, ProcessEnv};
 pub use setting::{
-    ConfigError, DEFAULT_USERNAME, ENV_CONFIG, ENV_SOCKET, ENV_TOKEN_ENV, ENV_TOKEN_FILE, ENV_URL,
+    ConfigError, DEFAULT_USERNAME, ENV_CONFIG, ENV_SOCKET, ENV_TOKEN_COMMAND,
+    ENV_TOKEN_COMMAND_TIMEOUT, ENV_TOKEN_COMMAND_TTL, ENV_TOKEN_ENV, ENV_TOKEN_FILE, ENV_URL,
     ENV_USERNAME, ENV_USE_DAEMON,
 };

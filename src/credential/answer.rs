@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use super::policy::{decide, Decision, Refusal};
 use super::protocol::{Request, Response};
 use super::served::Credential;
-use crate::token::{first_token, Token};
+use crate::token::Token;
 
 /// An answer: the bytes for git, and what may be said about them (the credential's scope
 /// and username, the token's `masked()` form). Nothing else is worked out: on the standalone
@@ -33,10 +33,21 @@ pub fn answer<'a>(
         Decision::Answer(c) => c,
         Decision::Refuse(why) => return Err(why),
     };
-    let (_, token) = first_token(&credential.sources).ok_or(Refusal::TokenUnavailable)?;
+    // A token command may print a username (`username=`): git is answered with it, unless
+    // git's request already names another one, and then the next source is tried.
+    let wanted = request.username.as_deref();
+    let token = credential
+        .sources
+        .iter()
+        .filter_map(|s| s.read().ok())
+        .find(|t| match (t.issued_username(), wanted) {
+            (Some(printed), Some(wanted)) => printed == wanted,
+            _ => true,
+        })
+        .ok_or(Refusal::TokenUnavailable)?;
     let expiry = expiry(credential, &token);
     let response = Response {
-        username: &credential.username,
+        username: token.issued_username().unwrap_or(&credential.username),
         password: token.secret(),
         password_expiry_utc: expiry
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
@@ -50,9 +61,20 @@ pub fn answer<'a>(
     })
 }
 
-/// The earlier of the configured expiry and the token's own (a JWT's `exp`).
+impl Answered<'_> {
+    /// The username git is answered with: the one the token's command printed, else the
+    /// credential's.
+    pub fn username(&self) -> &str {
+        self.token
+            .issued_username()
+            .unwrap_or(&self.credential.username)
+    }
+}
+
+/// The earliest of the configured expiry and the token's own (a JWT's `exp`, and what a
+/// token command printed as `password_expiry_utc`).
 pub fn expiry(credential: &Credential, token: &Token) -> Option<SystemTime> {
-    match (credential.expires, token.jwt_expiry()) {
+    match (credential.expires, token.own_expiry()) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }

@@ -6,8 +6,10 @@
 //! job can drop its variables.
 //!
 //! Layout: `u32` length + JSON (settings and credentials, no secrets), then `u32` count and,
-//! per held token, `u32` length + bytes. Lengths are big-endian. Secrets only ever sit in
-//! buffers that are sized before they are filled and zeroed when dropped.
+//! per held token, `u32` length + bytes, then `u32` length + the environment token commands
+//! run with (`NAME=VALUE\0` entries; empty when no credential has a command). Lengths are
+//! big-endian. Secrets only ever sit in buffers that are sized before they are filled and
+//! zeroed when dropped.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use zeroize::Zeroizing;
 
 use crate::credential::Scope;
 use crate::credential::{Credential, Provenance};
-use crate::token::Token;
+use crate::token::{CommandEnv, CommandSource, Token};
 use crate::token::{HeldToken, TokenSource};
 
 /// Far more than any real configuration; a bound on what the daemon will read.
@@ -64,6 +66,12 @@ enum WireSource {
     File {
         path: PathBuf,
     },
+    /// Run with the environment handed over after the tokens.
+    Command {
+        command: String,
+        timeout_ms: u64,
+        ttl_ms: u64,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -88,6 +96,15 @@ pub enum HandoffError {
 #[cfg_attr(not(unix), allow(dead_code))]
 pub fn encode(settings: &Settings, credentials: &[Credential]) -> Zeroizing<Vec<u8>> {
     let mut tokens: Vec<Arc<Token>> = Vec::new();
+    // Every command of a daemon runs with the one environment `daemon` was started with.
+    let env = credentials
+        .iter()
+        .flat_map(|c| &c.sources)
+        .find_map(|s| match s {
+            TokenSource::Command(c) => c.env().cloned(),
+            _ => None,
+        });
+    let env_bytes: &[u8] = env.as_ref().map_or(&[], |e| e.as_bytes());
     let wire = Wire {
         settings: settings.clone(),
         credentials: credentials
@@ -107,6 +124,11 @@ pub fn encode(settings: &Settings, credentials: &[Credential]) -> Zeroizing<Vec<
                             }),
                         }),
                         TokenSource::File(path) => Some(WireSource::File { path: path.clone() }),
+                        TokenSource::Command(c) => Some(WireSource::Command {
+                            command: c.command.clone(),
+                            timeout_ms: c.timeout.as_millis() as u64,
+                            ttl_ms: c.ttl.as_millis() as u64,
+                        }),
                         // Callers hold every environment source first; an unheld one would
                         // have nothing to read in the daemon's empty environment.
                         TokenSource::Env(_) => None,
@@ -130,7 +152,9 @@ pub fn encode(settings: &Settings, credentials: &[Credential]) -> Zeroizing<Vec<
         .iter()
         .map(|t| 4 + t.secret().expose_secret().len())
         .sum();
-    let mut out = Zeroizing::new(Vec::with_capacity(8 + json.len() + secrets));
+    let mut out = Zeroizing::new(Vec::with_capacity(
+        12 + json.len() + secrets + env_bytes.len(),
+    ));
     out.extend_from_slice(&(json.len() as u32).to_be_bytes());
     out.extend_from_slice(&json);
     out.extend_from_slice(&(tokens.len() as u32).to_be_bytes());
@@ -139,6 +163,8 @@ pub fn encode(settings: &Settings, credentials: &[Credential]) -> Zeroizing<Vec<
         out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
         out.extend_from_slice(bytes);
     }
+    out.extend_from_slice(&(env_bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(env_bytes);
     out
 }
 
@@ -159,6 +185,10 @@ pub fn decode(buf: &[u8]) -> Result<(Settings, Vec<Credential>), HandoffError> {
             Token::new(text.to_owned()).map_err(|_| HandoffError::Malformed)?,
         ));
     }
+    let env = Arc::new(CommandEnv::from_bytes(take(&mut rest)?).ok_or(HandoffError::Malformed)?);
+    if !rest.is_empty() {
+        return Err(HandoffError::Malformed);
+    }
     let credentials = wire
         .credentials
         .into_iter()
@@ -175,6 +205,16 @@ pub fn decode(buf: &[u8]) -> Result<(Settings, Vec<Credential>), HandoffError> {
                         },
                     })),
                     WireSource::File { path } => Ok(TokenSource::File(path)),
+                    WireSource::Command {
+                        command,
+                        timeout_ms,
+                        ttl_ms,
+                    } => {
+                        let mut source = CommandSource::new(command);
+                        source.timeout = Duration::from_millis(timeout_ms);
+                        source.ttl = Duration::from_millis(ttl_ms);
+                        Ok(TokenSource::Command(source.in_daemon(Arc::clone(&env))))
+                    }
                 })
                 .collect::<Result<_, _>>()?;
             Ok(Credential {
@@ -234,6 +274,9 @@ mod tests {
                     token: None,
                 }),
                 TokenSource::File("/run/t".into()),
+                TokenSource::Command(CommandSource::new("mint --aud gitlab".into()).in_daemon(
+                    Arc::new(CommandEnv::from_bytes(b"VAULT_ADDR=https://v\0").unwrap()),
+                )),
             ],
             expires: Some(UNIX_EPOCH + Duration::from_secs(7)),
             provenance: Provenance::File("/etc/x".into()),
@@ -262,6 +305,12 @@ mod tests {
         };
         assert_eq!(h.token.as_ref().unwrap().fingerprint(), token.fingerprint());
         assert_eq!(c[0].sources[2], TokenSource::File("/run/t".into()));
+        let TokenSource::Command(command) = &c[0].sources[3] else {
+            panic!()
+        };
+        assert_eq!(command.command, "mint --aud gitlab");
+        assert_eq!(command.timeout, Duration::from_secs(5));
+        assert_eq!(command.env().unwrap().as_bytes(), b"VAULT_ADDR=https://v\0");
         for cut in 0..bytes.len() {
             assert!(
                 decode(&bytes[..cut]).is_err(),

@@ -30,6 +30,7 @@ use interprocess::local_socket::ListenerOptions;
 use self::socket::InstanceLock;
 use crate::config::Config;
 use crate::credential::Credential;
+use crate::token::{CommandEnv, TokenSource};
 
 /// The log level when `GIT_CREDENTIAL_GITLAB_CI_LOG` does not say: the audit trail is at info.
 const DEFAULT_LOG: &str = "info";
@@ -54,11 +55,28 @@ pub fn start(config: Config, settings: Settings, detach: bool) -> Result<ExitCod
     if config.credentials.is_empty() {
         return Err("nothing to serve: pass --url, add a [[credential]] to a config file, or start it inside a GitLab CI job".to_owned());
     }
+    // Token commands run in the daemon, whose own environment is cleared, with the one this
+    // process was started with: read only when some credential has a command.
+    let env = config
+        .credentials
+        .iter()
+        .flat_map(|c| &c.sources)
+        .any(|s| matches!(s, TokenSource::Command(_)))
+        .then(|| Arc::new(CommandEnv::capture()));
     let held: Vec<Credential> = config
         .credentials
         .iter()
         .map(|c| Credential {
-            sources: c.sources.iter().map(|s| s.hold()).collect(),
+            sources: c
+                .sources
+                .iter()
+                .map(|s| match (s, &env) {
+                    (TokenSource::Command(c), Some(env)) => {
+                        TokenSource::Command(c.in_daemon(Arc::clone(env)))
+                    }
+                    _ => s.hold(),
+                })
+                .collect(),
             ..c.clone()
         })
         .collect();

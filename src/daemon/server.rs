@@ -23,7 +23,7 @@ use crate::credential::{answer, expiry};
 use crate::credential::{decide, Decision, Refusal};
 use crate::ipc::{self, Kind, HEADER_LEN};
 use crate::ipc::{decode_erase, encode_answer, DaemonState, HeldCredential, REJECTED};
-use crate::token::first_token;
+use crate::token::TokenSource;
 
 pub const MAX_CONNECTIONS: usize = 256;
 /// How long a client has to send its request, and to take our answer. Our client writes its
@@ -46,12 +46,14 @@ pub struct Daemon {
     shutdown: watch::Sender<bool>,
     #[cfg_attr(not(unix), allow(dead_code))]
     our_uid: Option<u32>,
+    /// Some credential has a token command, which a `get` may run for seconds: those
+    /// requests are answered on a blocking thread, not on the one that accepts.
+    runs_commands: bool,
 }
 
 impl Daemon {
     pub fn new(credentials: Vec<Credential>, settings: Settings) -> Daemon {
         Daemon {
-            credentials,
             settings,
             audit: Audit::default(),
             started: Instant::now(),
@@ -59,6 +61,11 @@ impl Daemon {
             last_activity: AtomicU64::new(0),
             shutdown: watch::channel(false).0,
             our_uid: crate::hardening::our_uid(),
+            runs_commands: credentials
+                .iter()
+                .flat_map(|c| &c.sources)
+                .any(|s| matches!(s, TokenSource::Command(_))),
+            credentials,
         }
     }
 
@@ -92,7 +99,8 @@ impl Daemon {
                 .credentials
                 .iter()
                 .map(|c| {
-                    let resolution = crate::token::resolve_all(&c.sources);
+                    // What is held now: a status request never runs a token command.
+                    let resolution = crate::token::resolve_current(&c.sources);
                     let token = resolution.token;
                     let unavailable = if token.is_some() {
                         Vec::new()
@@ -103,7 +111,13 @@ impl Daemon {
                             .filter_map(|(s, r)| r.as_ref().err().map(|e| format!("{s}: {e}")))
                             .collect()
                     };
+                    let pending = token.is_none()
+                        && resolution
+                            .report
+                            .iter()
+                            .any(|(_, r)| r.as_ref().is_err_and(|e| e.is_pending()));
                     HeldCredential {
+                        pending,
                         unavailable,
                         url: c.scope.to_string(),
                         username: c.username.clone(),
@@ -125,6 +139,7 @@ impl Daemon {
 pub async fn run(listener: Listener, daemon: Arc<Daemon>) {
     let mut stop = daemon.shutdown.subscribe();
     spawn_stoppers(&daemon);
+    warm_up(&daemon);
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut tasks = JoinSet::new();
     loop {
@@ -140,7 +155,7 @@ pub async fn run(listener: Listener, daemon: Arc<Daemon>) {
             Ok(stream) => {
                 let daemon = Arc::clone(&daemon);
                 tasks.spawn(async move {
-                    handle(stream, &daemon).await;
+                    handle(stream, daemon).await;
                     drop(permit);
                 });
             }
@@ -161,6 +176,36 @@ pub async fn run(listener: Listener, daemon: Arc<Daemon>) {
             event = "shutdown",
             "requests still in flight after the grace period were dropped"
         );
+    }
+}
+
+/// Runs every token command once, at start, on the blocking pool: git's first request then
+/// finds the token ready instead of waiting for the command, which may take longer than the
+/// client waits for an answer. A request that comes meanwhile waits for this run. A failure is
+/// logged by its kind only (the command's stderr is for `status`), and the next request runs
+/// the command again.
+fn warm_up(daemon: &Arc<Daemon>) {
+    for c in &daemon.credentials {
+        for source in &c.sources {
+            let TokenSource::Command(command) = source else {
+                continue;
+            };
+            let (command, origin) = (command.clone(), c.scope.to_string());
+            tokio::task::spawn_blocking(move || match command.read() {
+                Ok(token) => tracing::info!(
+                    event = "token_command",
+                    outcome = "token",
+                    origin = %origin,
+                    token = %token.masked(),
+                ),
+                Err(e) => tracing::warn!(
+                    event = "token_command",
+                    outcome = "no_token",
+                    origin = %origin,
+                    reason = %e.failure().map_or_else(|| e.to_string(), ToString::to_string),
+                ),
+            });
+        }
     }
 }
 
@@ -236,7 +281,7 @@ struct Peer {
     command: Option<String>,
 }
 
-async fn handle(stream: Stream, daemon: &Daemon) {
+async fn handle(stream: Stream, daemon: Arc<Daemon>) {
     let creds = stream.peer_creds().ok();
     let pid = creds.as_ref().and_then(|c| c.pid()).map(|p| p as u32);
     #[cfg(unix)]
@@ -274,7 +319,15 @@ async fn handle(stream: Stream, daemon: &Daemon) {
     };
     daemon.touch();
     let (kind, payload) = request;
-    let reply = respond(kind, &payload, daemon, &peer);
+    let reply = if kind == Kind::Get && daemon.runs_commands {
+        let daemon = Arc::clone(&daemon);
+        match tokio::task::spawn_blocking(move || respond(kind, &payload, &daemon, &peer)).await {
+            Ok(reply) => reply,
+            Err(_) => frame(Kind::Refuse, b"the request failed"),
+        }
+    } else {
+        respond(kind, &payload, &daemon, &peer)
+    };
     let _ = tokio::time::timeout(CLIENT_TIMEOUT, async {
         stream.write_all(&reply).await?;
         stream.flush().await
@@ -351,7 +404,7 @@ fn get(payload: &[u8], daemon: &Daemon, peer: &Peer) -> Zeroizing<Vec<u8>> {
                 peer_pid = peer.pid,
                 peer_command = peer.command.as_deref(),
                 origin = %answered.credential.scope,
-                username = %answered.credential.username,
+                username = %answered.username(),
                 token = %answered.token.masked(),
             );
             // The job we serve goes first: the helper uses the answer only if it is its own.
@@ -388,9 +441,22 @@ fn erase(payload: &[u8], daemon: &Daemon, peer: &Peer) -> Zeroizing<Vec<u8>> {
         Decision::Answer(c) => {
             // Ours only if the erased password is the token we serve: GitLab Runner 19.3
             // sends an erase with no password at the end of every job's get_sources.
-            let served = first_token(&c.sources).map(|(_, t)| t.fingerprint());
+            // What is held now: an erase never runs a token command.
+            let served = c
+                .sources
+                .iter()
+                .find_map(|s| s.current().ok())
+                .map(|t| t.fingerprint());
             let ours = fingerprint.is_some() && fingerprint == served;
             if ours {
+                // A command's token goes, so that the next request runs the command again.
+                for source in &c.sources {
+                    if let (TokenSource::Command(command), Some(f)) = (source, &fingerprint) {
+                        if command.forget(f) {
+                            tracing::info!(event = "erase", decision = "dropped_command_token", origin = %c.scope, "the next request runs the token command again");
+                        }
+                    }
+                }
                 tracing::warn!(
                     event = "erase",
                     decision = "rejected_by_server",

@@ -184,6 +184,10 @@ pub struct HeldCredential {
     #[serde(default)]
     pub unavailable: Vec<String>,
     pub expires_at: Option<u64>,
+    /// No token now, but a token command runs for the next request (it has not run yet, or
+    /// its last token expired or was rejected): not a problem.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
 }
 
 /// The daemon's reply to an erase of the token it serves (a real rejection); any other erase

@@ -122,7 +122,22 @@ pub(super) fn daemon_report(facts: DaemonFacts) -> DaemonReport {
                     _ => Line::warning(format!("{message}; git is answered standalone"), fix),
                 });
             }
-            for c in state.credentials.iter().filter(|c| c.token.is_none()) {
+            for c in state
+                .credentials
+                .iter()
+                .filter(|c| c.token.is_none() && c.pending)
+            {
+                report.lines.push(Line::ok(format!(
+                    "the daemon runs the token command for {} on the next request: {}",
+                    c.url,
+                    c.unavailable.join("; ")
+                )));
+            }
+            for c in state
+                .credentials
+                .iter()
+                .filter(|c| c.token.is_none() && !c.pending)
+            {
                 report.lines.push(Line::problem(
                     format!(
                         "the daemon has no usable token for {}: {}",

@@ -342,12 +342,17 @@ fn credential_report(
             fix_for_missing_token(&c.sources),
         )),
     }
+    if let Some(name) = token.and_then(|t| t.issued_username()) {
+        lines.push(Line::ok(format!(
+            "the token command printed the username {name}: git is answered with it"
+        )));
+    }
     if let Some(t) = token {
-        if t.kind() == TokenKind::JobToken && c.username != DEFAULT_USERNAME {
+        let username = t.issued_username().unwrap_or(&c.username);
+        if t.kind() == TokenKind::JobToken && username != DEFAULT_USERNAME {
             lines.push(Line::problem(
                 format!(
-                    "a CI/CD job token must be sent with the username {DEFAULT_USERNAME}, not {}",
-                    c.username
+                    "a CI/CD job token must be sent with the username {DEFAULT_USERNAME}, not {username}"
                 ),
                 format!("remove --username, or set it to {DEFAULT_USERNAME}"),
             ));
@@ -429,7 +434,8 @@ fn token_shaped_source(n: usize, source: &TokenSource) -> Option<Line> {
             path.components()
                 .any(|c| looks_like_token(&c.as_os_str().to_string_lossy())),
         ),
-        TokenSource::Held(_) => return None,
+        // A held token has no name left to check; a token command is checked by redaction.
+        _ => return None,
     };
     looks.then(|| {
         Line::problem(
@@ -443,11 +449,29 @@ fn token_shaped_source(n: usize, source: &TokenSource) -> Option<Line> {
 }
 
 fn fix_for_missing_token(sources: &[TokenSource]) -> String {
-    let names: Vec<String> = sources.iter().map(ToString::to_string).collect();
-    format!(
-        "put the token in {}, or point --token-env/--token-file at where it is",
-        names.join(" or ")
-    )
+    let (minted, placed): (Vec<&TokenSource>, Vec<&TokenSource>) =
+        sources.iter().partition(|s| s.mints());
+    let names = |list: &[&TokenSource]| {
+        list.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    match (placed.is_empty(), minted.is_empty()) {
+        (false, true) => format!(
+            "put the token in {}, or point --token-env/--token-file at where it is",
+            names(&placed)
+        ),
+        (true, _) => format!(
+            "make {} exit 0 and print the token (how it ended is shown above; run it by hand with </dev/null to see all its output)",
+            names(&minted)
+        ),
+        (false, false) => format!(
+            "put the token in {}, or make {} exit 0 and print the token (how it ended is shown above)",
+            names(&placed),
+            names(&minted)
+        ),
+    }
 }
 
 /// How soon the token expires, and what `git` (its version, if known) does once it has:
@@ -1098,6 +1122,7 @@ mod tests {
                 Vec::new()
             },
             expires_at: None,
+            pending: false,
         };
         let mut f = facts(
             vec![read(
@@ -1115,8 +1140,23 @@ mod tests {
                 Some("access token (glpat-), fingerprint 0badcafe"),
             ),
             held("https://other.example.com", None),
+            HeldCredential {
+                pending: true,
+                unavailable: vec![
+                    "command mint: not run yet: the daemon runs it on the first request".into(),
+                ],
+                ..held("https://minted.example.com", None)
+            },
         ]);
         let report = Report::build(f);
+        // A token command the daemon has not run yet is not a problem.
+        let pending = line(&report.daemon.lines, "runs the token command");
+        assert_eq!(pending.level, Level::Ok);
+        assert!(!report
+            .daemon
+            .lines
+            .iter()
+            .any(|l| l.level == Level::Problem && l.message.contains("minted.example.com")));
         assert!(report.daemon.running);
         assert_eq!(
             line(&report.daemon.lines, "daemon running").message,
@@ -1165,6 +1205,7 @@ mod tests {
                 token: Some("access token (glpat-), fingerprint 0badcafe".into()),
                 unavailable: Vec::new(),
                 expires_at: None,
+                pending: false,
             }]);
             let Some(Ok((_, json))) = &d.reply else {
                 unreachable!()

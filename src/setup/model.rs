@@ -212,6 +212,9 @@ pub fn helper_options(
             }
             TokenSource::Env(name) => options.extend(["--token-env".to_owned(), name.clone()]),
             TokenSource::File(p) => options.extend(["--token-file".to_owned(), path(p)?]),
+            TokenSource::Command(c) => {
+                options.extend(["--token-command".to_owned(), c.command.clone()])
+            }
             TokenSource::Held(_) => {}
         }
     }
@@ -403,6 +406,28 @@ mod tests {
                 "--use-daemon".into(),
                 "never".into()
             ]
+        );
+        // A token command goes into the helper string as one quoted word.
+        let minted = Flags {
+            sources: vec![TokenSource::Command(crate::token::CommandSource::new(
+                "vault read -field=token gitlab/token/push".into(),
+            ))],
+            ..Flags::default()
+        };
+        let options = helper_options(&minted, None, None).unwrap();
+        assert_eq!(
+            options,
+            [
+                "--token-command",
+                "vault read -field=token gitlab/token/push"
+            ]
+        );
+        assert_eq!(
+            helper_string(testing::EXE, &options),
+            format!(
+                "{} --token-command 'vault read -field=token gitlab/token/push'",
+                testing::EXE
+            )
         );
     }
 }

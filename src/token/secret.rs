@@ -40,6 +40,16 @@ pub struct Token {
     /// neither is a secret (the fingerprint is logged, the expiry is sent to git).
     fingerprint: OnceLock<String>,
     jwt_expiry: OnceLock<Option<SystemTime>>,
+    /// What the source that minted the token said about it (a token command's
+    /// `username=` and `password_expiry_utc=`); nothing for variables and files.
+    issued: Issued,
+}
+
+/// What a token command printed beside the password. Neither is a secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Issued {
+    pub username: Option<String>,
+    pub expiry: Option<SystemTime>,
 }
 
 impl fmt::Debug for Token {
@@ -60,9 +70,35 @@ impl Token {
             secret: SecretString::new(Box::from(value.as_str())),
             fingerprint: OnceLock::new(),
             jwt_expiry: OnceLock::new(),
+            issued: Issued::default(),
         });
         value.zeroize();
         token
+    }
+
+    /// The token with what its source said about it (see [`Issued`]).
+    pub fn with_issued(mut self, issued: Issued) -> Token {
+        self.issued = issued;
+        self
+    }
+
+    /// The username the token's source printed with it, if any: git is answered with it.
+    pub fn issued_username(&self) -> Option<&str> {
+        self.issued.username.as_deref()
+    }
+
+    /// The expiry the token's source printed with it, if any.
+    pub fn issued_expiry(&self) -> Option<SystemTime> {
+        self.issued.expiry
+    }
+
+    /// The earliest expiry the token itself tells: what its source printed, and a JWT's
+    /// `exp`. A configured `expires` is the credential's, and [`crate::credential`] adds it.
+    pub fn own_expiry(&self) -> Option<SystemTime> {
+        match (self.issued.expiry, self.jwt_expiry()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The secret itself. Only the protocol writer and the fingerprint need it.

@@ -1,12 +1,14 @@
-//! Where tokens come from: environment variables and files, tried in order.
+//! Where tokens come from: environment variables, files and commands, tried in order.
 //!
 //! Files are read fresh on every request, so a token file replaced on disk (an atomic rename,
-//! or Kubernetes' `..data` symlink swap) is served from the next request on.
+//! or Kubernetes' `..data` symlink swap) is served from the next request on. Commands are
+//! run on every request, except in the daemon, which keeps their tokens ([`super::command`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::command::{CommandError, CommandSource};
 use super::secret::{InvalidToken, Token, MAX_TOKEN_BYTES};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +18,8 @@ pub enum TokenSource {
     /// An environment variable the daemon read once at start; the variable itself is gone
     /// from the daemon's environment.
     Held(HeldToken),
+    /// A command that prints a token (`--token-command`).
+    Command(CommandSource),
 }
 
 /// A token captured from `variable` when the daemon started (`None`: it was not set).
@@ -48,6 +52,7 @@ impl fmt::Display for TokenSource {
                 "environment variable {}, held in the daemon's memory since it started",
                 held.variable
             ),
+            TokenSource::Command(c) => write!(f, "command {}", c.command),
         }
     }
 }
@@ -68,6 +73,10 @@ impl serde::Serialize for TokenSource {
             TokenSource::Held(held) => {
                 map.serialize_entry("type", "held")?;
                 map.serialize_entry("name", &held.variable)?;
+            }
+            TokenSource::Command(c) => {
+                map.serialize_entry("type", "command")?;
+                map.serialize_entry("command", &c.command)?;
             }
         }
         map.end()
@@ -91,6 +100,19 @@ pub enum Unavailable {
     Unreadable(String),
     #[error("does not hold a usable token: {0}")]
     Invalid(InvalidToken),
+    #[error("{0}")]
+    Command(CommandError),
+}
+
+impl Unavailable {
+    /// A daemon's token command that is running, or runs on the next request: no token yet,
+    /// and no failure.
+    pub fn is_pending(&self) -> bool {
+        matches!(
+            self,
+            Unavailable::Command(CommandError::NotRunYet { .. } | CommandError::Running)
+        )
+    }
 }
 
 impl TokenSource {
@@ -99,7 +121,21 @@ impl TokenSource {
             TokenSource::Env(name) => read_env(name).map(Arc::new),
             TokenSource::File(path) => read_file(path).map(Arc::new),
             TokenSource::Held(held) => held.token.clone().ok_or(Unavailable::UnsetAtStart),
+            TokenSource::Command(c) => c.read().map_err(Unavailable::Command),
         }
+    }
+
+    /// As [`Self::read`], but a daemon's command is not run: what it holds now is told.
+    pub fn current(&self) -> Result<Arc<Token>, Unavailable> {
+        match self {
+            TokenSource::Command(c) => c.current().map_err(Unavailable::Command),
+            other => other.read(),
+        }
+    }
+
+    /// Whether the token comes from running a program (a token command), not from a place.
+    pub fn mints(&self) -> bool {
+        matches!(self, TokenSource::Command(_))
     }
 
     /// For the daemon: an environment source becomes a token held in memory, read now.
@@ -200,10 +236,22 @@ pub fn first_token(sources: &[TokenSource]) -> Option<(usize, Arc<Token>)> {
 
 /// Reads every source, for `status`: which one is active and why the others are not.
 pub fn resolve_all(sources: &[TokenSource]) -> Resolution {
+    resolve_with(sources, TokenSource::read)
+}
+
+/// As [`resolve_all`], for the daemon's status: its commands are not run.
+pub fn resolve_current(sources: &[TokenSource]) -> Resolution {
+    resolve_with(sources, TokenSource::current)
+}
+
+fn resolve_with(
+    sources: &[TokenSource],
+    read: impl Fn(&TokenSource) -> Result<Arc<Token>, Unavailable>,
+) -> Resolution {
     let mut token = None;
     let mut report = Vec::with_capacity(sources.len());
     for source in sources {
-        let state = match source.read() {
+        let state = match read(source) {
             Ok(t) => {
                 if token.is_none() {
                     token = Some(t);
