@@ -22,8 +22,9 @@ use std::time::Instant;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use zeroize::Zeroizing;
 
-/// How a run ended.
+/// How a run ended. (Elsewhere than Unix no command runs, so none is made.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(unix), allow(dead_code))]
 pub enum End {
     Exited(i32),
     Signalled(i32),
