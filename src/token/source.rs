@@ -271,6 +271,14 @@ mod tests {
     use std::io::Write;
 
     #[test]
+    fn an_unreadable_file_says_why_in_plain_words() {
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert_eq!(io_reason(&denied), "permission denied");
+        let other = std::io::Error::other("disk on fire");
+        assert_eq!(io_reason(&other), "disk on fire");
+    }
+
+    #[test]
     fn held_tokens_are_equal_when_they_name_one_variable_and_hold_the_same_token() {
         let token = Arc::new(Token::new("glpat-0123456789abcdefghij".to_owned()).unwrap());
         let held = |variable: &str, token: Option<Arc<Token>>| HeldToken {
