@@ -71,6 +71,30 @@ fn status_says_nothing_about_libgit2_on_the_default_port() {
     );
 }
 
+/// A job whose git asks our helper, as `configure --global` sets it up.
+fn job_with_our_helper() -> Scenario {
+    let job = Scenario::new()
+        .server("gitlab-ci-token", TOKEN)
+        .in_job(TOKEN);
+    job.sandbox()
+        .helper(".", &["configure", "--global"])
+        .assert_success();
+    job
+}
+
+/// The server saw only our job token, as `gitlab-ci-token`, and no file of the job holds it
+/// (as-is or Basic-encoded), the tool's own caches included.
+#[track_caller]
+fn assert_only_our_token_was_used(job: &Scenario) {
+    let seen = job.served().credentials_seen();
+    let ours = ("gitlab-ci-token".to_owned(), TOKEN.to_owned());
+    assert!(
+        !seen.is_empty() && seen.iter().all(|c| *c == ours),
+        "{seen:?}"
+    );
+    assert_nowhere_under(job.sandbox().root(), &token_forms("gitlab-ci-token", TOKEN));
+}
+
 /// The Python interpreter on the test process's PATH, as an absolute path (pyenv's shims
 /// need the developer's HOME, which a sandbox replaces), if it has pip and setuptools.
 fn python_with_pip() -> Option<PathBuf> {
@@ -122,12 +146,7 @@ fn pip_fetches_a_git_https_requirement_through_the_helper() {
     let Some(python) = python_with_pip() else {
         return;
     };
-    let job = Scenario::new()
-        .server("gitlab-ci-token", TOKEN)
-        .in_job(TOKEN);
-    job.sandbox()
-        .helper(".", &["configure", "--global"])
-        .assert_success();
+    let job = job_with_our_helper();
     push_a_python_package(&job);
     job.served().clear_attempts();
 
@@ -156,13 +175,7 @@ fn pip_fetches_a_git_https_requirement_through_the_helper() {
         "{archives:?}\n{}",
         run.output_str()
     );
-    let seen = job.served().credentials_seen();
-    let ours = ("gitlab-ci-token".to_owned(), TOKEN.to_owned());
-    assert!(
-        !seen.is_empty() && seen.iter().all(|c| *c == ours),
-        "{seen:?}"
-    );
-    assert_nowhere_under(job.sandbox().root(), &token_forms("gitlab-ci-token", TOKEN));
+    assert_only_our_token_was_used(&job);
 }
 
 /// npm's `git+https://` dependencies run `git ls-remote` and `git clone`, so git asks our
@@ -174,12 +187,7 @@ fn npm_fetches_a_git_https_dependency_through_the_helper() {
         eprintln!("skipped: npm is not installed");
         return;
     }
-    let job = Scenario::new()
-        .server("gitlab-ci-token", TOKEN)
-        .in_job(TOKEN);
-    job.sandbox()
-        .helper(".", &["configure", "--global"])
-        .assert_success();
+    let job = job_with_our_helper();
     job.git_ok(["clone", "--quiet", &job.url(), "package"]);
     std::fs::write(
         job.sandbox().work().join("package/package.json"),
@@ -211,13 +219,7 @@ fn npm_fetches_a_git_https_dependency_through_the_helper() {
         "{}",
         run.output_str()
     );
-    let seen = job.served().credentials_seen();
-    let ours = ("gitlab-ci-token".to_owned(), TOKEN.to_owned());
-    assert!(
-        !seen.is_empty() && seen.iter().all(|c| *c == ours),
-        "{seen:?}"
-    );
-    assert_nowhere_under(job.sandbox().root(), &token_forms("gitlab-ci-token", TOKEN));
+    assert_only_our_token_was_used(&job);
 }
 
 /// pre-commit fetches a hook repository given by an https URL with `git fetch`, so git asks
@@ -230,12 +232,7 @@ fn pre_commit_fetches_a_hook_repository_through_the_helper() {
         eprintln!("skipped: pre-commit is not installed (apt-get install pre-commit)");
         return;
     }
-    let job = Scenario::new()
-        .server("gitlab-ci-token", TOKEN)
-        .in_job(TOKEN);
-    job.sandbox()
-        .helper(".", &["configure", "--global"])
-        .assert_success();
+    let job = job_with_our_helper();
     // The hook repository: one hook that runs a program every image has.
     job.git_ok(["clone", "--quiet", &job.url(), "hooks"]);
     std::fs::write(
@@ -276,13 +273,7 @@ fn pre_commit_fetches_a_hook_repository_through_the_helper() {
         "{}",
         run.output_str()
     );
-    let seen = job.served().credentials_seen();
-    let ours = ("gitlab-ci-token".to_owned(), TOKEN.to_owned());
-    assert!(
-        !seen.is_empty() && seen.iter().all(|c| *c == ours),
-        "{seen:?}"
-    );
-    assert_nowhere_under(job.sandbox().root(), &token_forms("gitlab-ci-token", TOKEN));
+    assert_only_our_token_was_used(&job);
 }
 
 /// A crate for cargo to fetch as a git dependency, pushed to `url`, and a project `app`
@@ -334,23 +325,12 @@ fn cargo_lock_with_git(job: &Scenario) -> process::Run {
 /// TLS test server, on its port of its own, with the job token and a plain URL.
 #[test]
 fn cargo_with_git_fetch_with_cli_fetches_a_git_dependency_through_the_helper() {
-    let job = Scenario::new()
-        .server("gitlab-ci-token", TOKEN)
-        .in_job(TOKEN);
-    job.sandbox()
-        .helper(".", &["configure", "--global"])
-        .assert_success();
+    let job = job_with_our_helper();
     push_a_crate_and_depend_on_it(&job, &job.url());
     job.served().clear_attempts();
 
     cargo_lock_with_git(&job).assert_success();
     let lock = std::fs::read_to_string(job.sandbox().work().join("app/Cargo.lock")).unwrap();
     assert!(lock.contains("name = \"demo-dep\""), "{lock}");
-    let seen = job.served().credentials_seen();
-    let ours = ("gitlab-ci-token".to_owned(), TOKEN.to_owned());
-    assert!(
-        !seen.is_empty() && seen.iter().all(|c| *c == ours),
-        "{seen:?}"
-    );
-    assert_nowhere_under(job.sandbox().root(), &token_forms("gitlab-ci-token", TOKEN));
+    assert_only_our_token_was_used(&job);
 }
