@@ -698,6 +698,29 @@ mod tests {
         assert!(read(io::ErrorKind::BrokenPipe).unwrap().is_empty());
     }
 
+    /// Answers only before its deadline, as stdin's poll does.
+    struct BeforeDeadline<'a>(&'a [u8]);
+
+    impl ReadWithDeadline for BeforeDeadline<'_> {
+        fn read_before(&mut self, buf: &mut [u8], deadline: Instant) -> io::Result<usize> {
+            if Instant::now() >= deadline {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            let n = buf.len().min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn the_deadline_is_the_timeout_from_now() {
+        let msg = read_message(&mut BeforeDeadline(b"host=h\n"), READ_TIMEOUT).unwrap();
+        assert_eq!(&msg[..], b"host=h\n");
+        let late = read_message(&mut BeforeDeadline(b"host=h\n"), Duration::ZERO);
+        assert_eq!(late.unwrap_err(), Malformed::TimedOut);
+    }
+
     #[test]
     fn a_message_read_in_pieces_across_the_first_buffer_is_whole() {
         let mut message = b"protocol=https\nhost=h\n".to_vec();
