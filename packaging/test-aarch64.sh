@@ -33,7 +33,7 @@ cleanup() {
 trap cleanup EXIT
 
 step "build the aarch64 binary and the arm64 .deb"
-bin=$(packaging/build-static.sh aarch64-unknown-linux-musl | tail -n1)
+bin=$(realpath "$(packaging/build-static.sh aarch64-unknown-linux-musl | tail -n1)")
 # With CARGO_TARGET_DIR set, as CI caches set it: build-deb.sh once failed whenever it was
 # (Can't resolve asset: target/assets/man/*.1.gz). A link to the same target directory keeps
 # what is built already.
@@ -58,12 +58,14 @@ qemu=$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)
 [ -n "$qemu" ] || fail "qemu-aarch64-static is missing: apt-get install qemu-user-static"
 run=("$qemu" "$bin")
 
-job_env=(env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$work/home"
+# The job's commands run in an empty directory: inside this checkout, `status` would check
+# the checkout's own remote instead of the job's project.
+job_env=(env -C "$work/job" -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$work/home"
     XDG_RUNTIME_DIR="$work/run" XDG_CONFIG_HOME="$work/home/.config"
     GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL="$work/gitconfig"
     CI_SERVER_URL=https://gitlab.example.com CI_PROJECT_PATH=group/project CI_JOB_ID=7
     CI_JOB_TOKEN="$token")
-mkdir -p "$work/home" "$work/run" && chmod 700 "$work/run"
+mkdir -p "$work/home" "$work/run" "$work/job" && chmod 700 "$work/run"
 : >"$work/gitconfig"
 
 step "under $qemu"
