@@ -378,6 +378,25 @@ mod tests {
     }
 
     #[test]
+    fn an_instances_own_prefix_before_the_jwt_is_skipped_by_its_length() {
+        // The offset past `glcbt-` after a ten-letter instance prefix: multiplied instead of
+        // added, it would land past the JWT's header and lose the expiry.
+        let t = token(&format!(
+            "acmecorpxx-glcbt-{}",
+            jwt(r#"{"exp":2000000000}"#)
+        ));
+        assert_eq!(
+            t.jwt_expiry(),
+            Some(UNIX_EPOCH + Duration::from_secs(2_000_000_000))
+        );
+        assert!(looks_like_token("acmecorpxx-glpat-0123456789abcdef"));
+        assert!(
+            !looks_like_token("acmecorpxx-glpat-0123456789abcde"),
+            "15 after an instance's prefix"
+        );
+    }
+
+    #[test]
     fn a_prefix_needs_16_characters_after_it_and_a_word_no_slash() {
         assert!(looks_like_token("glpat-0123456789abcdef"));
         assert!(

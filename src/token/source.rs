@@ -274,6 +274,12 @@ mod tests {
     fn an_unreadable_file_says_why_in_plain_words() {
         let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
         assert_eq!(io_reason(&denied), "permission denied");
+        // The system's own words would carry "(os error 13)".
+        #[cfg(unix)]
+        assert_eq!(
+            io_reason(&std::io::Error::from_raw_os_error(libc::EACCES)),
+            "permission denied"
+        );
         let other = std::io::Error::other("disk on fire");
         assert_eq!(io_reason(&other), "disk on fire");
     }
