@@ -35,6 +35,15 @@ fn online_with(job: &Scenario, options: &[&str]) -> (Run, serde_json::Value) {
     (run, value)
 }
 
+/// A job whose helper serves the project access token in MY_PAT (`--token-env MY_PAT`).
+fn job_serving_pat() -> Scenario {
+    Scenario::new()
+        .server("someone-else", "glpat-NobodyUsesThisPassword0")
+        .helper_args(["--token-env", "MY_PAT"])
+        .in_job(TOKEN)
+        .env("MY_PAT", PAT)
+}
+
 fn job_with(token: &str, spec: TokenSpec) -> Scenario {
     let job = Scenario::new()
         .server("someone-else", "glpat-NobodyUsesThisPassword0")
@@ -78,11 +87,7 @@ fn a_job_token_that_may_not_push_names_the_project_setting() {
 
 #[test]
 fn an_access_token_that_may_not_push_names_role_and_scope() {
-    let job = Scenario::new()
-        .server("someone-else", "glpat-NobodyUsesThisPassword0")
-        .helper_args(["--token-env", "MY_PAT"])
-        .in_job(TOKEN)
-        .env("MY_PAT", PAT);
+    let job = job_serving_pat();
     job.served()
         .add_token(TokenSpec::project_access(PAT).access(Access::Read));
     let (run, _) = online_with(&job, &["--token-env", "MY_PAT"]);
@@ -173,11 +178,7 @@ fn gitlabs_api_flags_an_access_token_without_write_repository_and_near_expiry() 
         (vec!["read_repository"], "without write_repository"),
         (vec!["write_repository"], "expires within 14 days"),
     ] {
-        let job = Scenario::new()
-            .server("someone-else", "glpat-NobodyUsesThisPassword0")
-            .helper_args(["--token-env", "MY_PAT"])
-            .in_job(TOKEN)
-            .env("MY_PAT", PAT);
+        let job = job_serving_pat();
         job.served().add_token(TokenSpec {
             access_token: AccessTokenInfo {
                 name: "release".into(),
@@ -296,11 +297,7 @@ fn without_curl_the_api_check_says_what_to_install() {
 
 #[test]
 fn gitlabs_api_refuses_a_revoked_access_token() {
-    let job = Scenario::new()
-        .server("someone-else", "glpat-NobodyUsesThisPassword0")
-        .helper_args(["--token-env", "MY_PAT"])
-        .in_job(TOKEN)
-        .env("MY_PAT", PAT);
+    let job = job_serving_pat();
     job.served().add_token(TokenSpec {
         access_token: AccessTokenInfo {
             name: "old-release".into(),
